@@ -1,0 +1,1 @@
+//! Elastic Common Schema encoding.
