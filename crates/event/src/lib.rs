@@ -356,7 +356,9 @@ impl fmt::Display for Stage {
 }
 
 /// The family of system a record came from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// Kubernetes API server (JSON or legacy one-line log, webhook).
@@ -489,12 +491,16 @@ impl AuditEvent {
 
     /// Namespace of the object, empty when cluster-scoped or not a resource request.
     pub fn namespace(&self) -> &str {
-        self.object.as_ref().map_or("", |object| object.namespace.as_str())
+        self.object
+            .as_ref()
+            .map_or("", |object| object.namespace.as_str())
     }
 
     /// The path of `uri`, without the query.
     pub fn path(&self) -> &str {
-        self.uri.split_once('?').map_or(self.uri.as_str(), |(path, _)| path)
+        self.uri
+            .split_once('?')
+            .map_or(self.uri.as_str(), |(path, _)| path)
     }
 
     /// Derives [`Outcome`] from the response code and the authorization decision, the way
@@ -517,7 +523,11 @@ impl AuditEvent {
         let actor_size = |actor: &Actor| {
             actor.name.len()
                 + actor.uid.len()
-                + actor.group_list().iter().map(|group| group.len() + 3).sum::<usize>()
+                + actor
+                    .group_list()
+                    .iter()
+                    .map(|group| group.len() + 3)
+                    .sum::<usize>()
                 + actor.extra.as_ref().map_or(0, |extra| {
                     extra
                         .iter()
@@ -541,7 +551,10 @@ impl AuditEvent {
             40 + status.status.len()
                 + status.reason.len()
                 + status.message.len()
-                + status.details.as_ref().map_or(0, |details| details.get().len())
+                + status
+                    .details
+                    .as_ref()
+                    .map_or(0, |details| details.get().len())
         });
         FIXED_OVERHEAD
             + self.id.len()
@@ -553,9 +566,19 @@ impl AuditEvent {
             + status_size
             + self.source_ips.iter().map(|ip| ip.len() + 3).sum::<usize>()
             + self.user_agent.as_ref().map_or(0, String::len)
-            + self.annotations.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>()
-            + self.request_object.as_ref().map_or(0, |body| body.get().len())
-            + self.response_object.as_ref().map_or(0, |body| body.get().len())
+            + self
+                .annotations
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 6)
+                .sum::<usize>()
+            + self
+                .request_object
+                .as_ref()
+                .map_or(0, |body| body.get().len())
+            + self
+                .response_object
+                .as_ref()
+                .map_or(0, |body| body.get().len())
             + self
                 .extensions
                 .unknown
@@ -574,19 +597,40 @@ mod tests {
         assert!(Level::None < Level::Metadata);
         assert!(Level::Request < Level::RequestResponse);
         assert_eq!("metadata".parse::<Level>().unwrap(), Level::Metadata);
-        assert_eq!("RequestResponse".parse::<Level>().unwrap(), Level::RequestResponse);
+        assert_eq!(
+            "RequestResponse".parse::<Level>().unwrap(),
+            Level::RequestResponse
+        );
         let error = "Verbose".parse::<Level>().unwrap_err();
         assert!(error.to_string().contains("Verbose"));
     }
 
     #[test]
     fn outcome_follows_code_and_decision() {
-        assert_eq!(AuditEvent::outcome_from_http(Some(200), Some("allow")), Outcome::Success);
-        assert_eq!(AuditEvent::outcome_from_http(Some(403), Some("forbid")), Outcome::Deny);
-        assert_eq!(AuditEvent::outcome_from_http(Some(401), None), Outcome::Deny);
-        assert_eq!(AuditEvent::outcome_from_http(Some(404), Some("allow")), Outcome::Failure);
-        assert_eq!(AuditEvent::outcome_from_http(None, Some("allow")), Outcome::Allow);
-        assert_eq!(AuditEvent::outcome_from_http(None, Some("forbid")), Outcome::Deny);
+        assert_eq!(
+            AuditEvent::outcome_from_http(Some(200), Some("allow")),
+            Outcome::Success
+        );
+        assert_eq!(
+            AuditEvent::outcome_from_http(Some(403), Some("forbid")),
+            Outcome::Deny
+        );
+        assert_eq!(
+            AuditEvent::outcome_from_http(Some(401), None),
+            Outcome::Deny
+        );
+        assert_eq!(
+            AuditEvent::outcome_from_http(Some(404), Some("allow")),
+            Outcome::Failure
+        );
+        assert_eq!(
+            AuditEvent::outcome_from_http(None, Some("allow")),
+            Outcome::Allow
+        );
+        assert_eq!(
+            AuditEvent::outcome_from_http(None, Some("forbid")),
+            Outcome::Deny
+        );
         assert_eq!(AuditEvent::outcome_from_http(None, None), Outcome::Unknown);
     }
 
@@ -596,7 +640,10 @@ mod tests {
             id: "a1".into(),
             stage: Some(Stage::ResponseComplete),
             verb: "get".into(),
-            user: Actor { name: "alice".into(), ..Actor::default() },
+            user: Actor {
+                name: "alice".into(),
+                ..Actor::default()
+            },
             request_object: Some(RawJson::from_string(r#"{"a": 1}"#.into()).unwrap()),
             ..AuditEvent::default()
         };
@@ -611,7 +658,10 @@ mod tests {
 
     #[test]
     fn path_drops_the_query() {
-        let event = AuditEvent { uri: "/api/v1/pods?limit=500".into(), ..AuditEvent::default() };
+        let event = AuditEvent {
+            uri: "/api/v1/pods?limit=500".into(),
+            ..AuditEvent::default()
+        };
         assert_eq!(event.path(), "/api/v1/pods");
     }
 }

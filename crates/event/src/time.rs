@@ -135,7 +135,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for text in ["", "null", "2025-13-45T99:99:99Z", "9999999999-01-01T00:00:00Z"] {
+        for text in [
+            "",
+            "null",
+            "2025-13-45T99:99:99Z",
+            "9999999999-01-01T00:00:00Z",
+        ] {
             assert!(Timestamp::parse(text).is_err(), "{text}");
         }
     }

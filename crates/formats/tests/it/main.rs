@@ -1,0 +1,7 @@
+//! Decoding and encoding at the crate's boundary: sample files, round trips, no panics.
+//! One test binary for the crate (fast to link).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod roundtrip;
+mod samples;
