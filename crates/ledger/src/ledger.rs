@@ -1,0 +1,1158 @@
+//! The ledger: group-committed appends, reads, checkpoints and proofs.
+//!
+//! Invariants:
+//! - A batch is acknowledged (`append_batch` returns `Ok`) only after its blocks and the
+//!   segment file's size are fsynced; a new segment's directory entry is fsynced before
+//!   any record is written into it. One batch = one write + one fsync.
+//! - Records are the source of truth. Tiles and checkpoints are derived: full tiles are
+//!   written after the batch is durable and fsynced before the next checkpoint is
+//!   signed, so every tile below a stored checkpoint's size is durable, and open only
+//!   recomputes the tree from the last checkpoint on.
+//! - A checkpoint is signed only for a tree that extends every earlier one: the ledger
+//!   refuses to append when it holds fewer records than its latest checkpoint.
+//! - No clock reads: the caller passes `now` to every call that may checkpoint.
+//!
+//! Concurrency: `Ledger` is `Send`; writes take `&mut self`. Several producers share
+//! one ledger as `Arc<Mutex<Ledger>>`, or better, send records over a bounded channel to
+//! one writer thread that drains what is waiting into one `append_batch` call (group
+//! commit) and answers each producer once the call returns.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, encode_entry, parse_log};
+use crate::error::Error;
+use crate::limits::{
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, RECORD_BYTES_MAX, SEGMENT_BYTES_TARGET,
+    SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
+};
+use crate::merkle::{self, Hash, leaf_hash};
+use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
+use crate::proof::InclusionProof;
+use crate::scan::{BlockMeta, ScanError, SegmentScan, scan_segment};
+use crate::segment::{
+    BlockEncoder, EncodedBlock, FOOTER_BYTES, Footer, HEADER_BYTES, SEGMENT_DIR, check_block,
+    decode_block_header, decode_records, encode_footer, encode_header, parse_segment_file_name,
+    segment_file_name,
+};
+use crate::storage::{AppendFile, Storage, join, parent};
+use crate::tiles::{FullTile, TILE_DIR, TileReader, TreeEdge, tile_bytes, tile_path};
+
+/// File name of the private signing key (signer-key text, mode 0600).
+pub const SIGNING_KEY_FILE: &str = "signing.key";
+/// File name of the public verifier key.
+pub const VERIFIER_KEY_FILE: &str = "verifier.key";
+
+/// Where the checkpoint signing key comes from.
+#[derive(Debug)]
+pub enum KeySource {
+    /// `signing.key` in the ledger directory, created with fresh OS randomness and mode
+    /// 0600 on first use.
+    Store,
+    /// A key supplied by the operator (for example read with
+    /// [`NoteSigner::from_signer_key`] from a file of their choosing). Its name must
+    /// equal the origin.
+    Signer(Box<NoteSigner>),
+}
+
+/// When checkpoints are written, besides explicit [`Ledger::checkpoint`] and
+/// [`Ledger::close`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// After this many records since the last checkpoint.
+    pub every_records: u64,
+    /// Once this much time has passed since the last checkpoint (per the caller's clock),
+    /// at the next append.
+    pub every: Duration,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> CheckpointPolicy {
+        CheckpointPolicy {
+            every_records: 100_000,
+            every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How to open a ledger.
+#[derive(Debug)]
+pub struct Config {
+    /// Log identity: the checkpoints' origin line and the key name, e.g.
+    /// `auditrail.example/cluster-a`. No spaces and no `+`.
+    pub origin: String,
+    /// The signing key.
+    pub key: KeySource,
+    /// Automatic checkpoints.
+    pub checkpoint: CheckpointPolicy,
+}
+
+impl Config {
+    /// A configuration with a key kept in the store and the default checkpoint policy.
+    pub fn new(origin: impl Into<String>) -> Config {
+        Config {
+            origin: origin.into(),
+            key: KeySource::Store,
+            checkpoint: CheckpointPolicy::default(),
+        }
+    }
+}
+
+/// What crash recovery did while opening.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes cut from the end of the last segment (a torn, unacknowledged write).
+    pub segment_bytes_truncated: u64,
+    /// A segment file removed because its creation was torn (no complete header).
+    pub removed_segment: Option<String>,
+    /// Bytes cut from the end of the checkpoint log (a torn entry).
+    pub checkpoint_log_bytes_truncated: u64,
+    /// Tiles recomputed from records.
+    pub tiles_rebuilt: u64,
+}
+
+/// Whether an append also wrote a checkpoint.
+#[derive(Debug)]
+pub enum CheckpointStatus {
+    /// The policy did not call for one.
+    NotDue,
+    /// A checkpoint of this size was written.
+    Written {
+        /// Its tree size.
+        size: u64,
+    },
+    /// Writing it failed; the batch itself is durable. The next append or
+    /// [`Ledger::checkpoint`] retries.
+    Failed(Error),
+}
+
+/// The answer to a successful append: the batch is durable.
+#[derive(Debug)]
+pub struct AppendReceipt {
+    /// Sequence numbers given to the batch (leaf indices).
+    pub seqs: Range<u64>,
+    /// Tree size after the batch.
+    pub tree_size: u64,
+    /// Checkpoint written as a consequence, if any.
+    pub checkpoint: CheckpointStatus,
+}
+
+/// Public description of a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Path relative to the ledger root.
+    pub path: String,
+    /// First sequence number.
+    pub first_seq: u64,
+    /// Records held.
+    pub record_count: u64,
+    /// Whether it is sealed (immutable, with a footer).
+    pub sealed: bool,
+    /// File size in bytes.
+    pub file_len: u64,
+}
+
+#[derive(Debug)]
+struct SegmentMeta {
+    path: String,
+    first_seq: u64,
+    record_count: u64,
+    sealed: bool,
+    file_len: u64,
+    blocks: Vec<BlockMeta>,
+}
+
+#[derive(Debug)]
+struct ActiveSegment {
+    file: Box<dyn AppendFile>,
+    /// Length known durable; anything beyond is an unacknowledged, failed write.
+    durable_len: u64,
+    needs_repair: bool,
+}
+
+#[derive(Debug, Clone)]
+struct LastCheckpoint {
+    size: u64,
+    note: String,
+    time: Option<SystemTime>,
+}
+
+type OpenedCheckpointLog = (Option<LastCheckpoint>, Option<Box<dyn AppendFile>>);
+
+type BlockCache = Mutex<Option<(u64, Arc<Vec<Vec<u8>>>)>>;
+
+/// An open ledger directory. See the module documentation for its invariants.
+#[derive(Debug)]
+pub struct Ledger {
+    storage: Arc<dyn Storage>,
+    origin: String,
+    policy: CheckpointPolicy,
+    signer: NoteSigner,
+    segments: Vec<SegmentMeta>,
+    active: Option<ActiveSegment>,
+    edge: TreeEdge,
+    encoder: BlockEncoder,
+    pending_tiles: Vec<FullTile>,
+    unsynced_tiles: BTreeSet<String>,
+    last_checkpoint: Option<LastCheckpoint>,
+    checkpoint_log: Option<Box<dyn AppendFile>>,
+    block_cache: BlockCache,
+    recovery: Recovery,
+}
+
+impl Ledger {
+    /// Open (or create) the ledger kept in `storage`, recovering from a crash if needed:
+    /// a torn tail of the last segment or of the checkpoint log is cut, a torn new
+    /// segment is removed, and the tiles after the last checkpoint are recomputed.
+    ///
+    /// Fails with [`Error::BehindCheckpoint`] when fewer records remain than the latest
+    /// checkpoint covers, and with [`Error::Corrupt`] for damage recovery must not
+    /// paper over (run [`crate::verify`] to locate it).
+    pub fn open(storage: Arc<dyn Storage>, config: Config) -> Result<Ledger, Error> {
+        crate::note::validate_name(&config.origin)?;
+        validate_policy(&config.checkpoint)?;
+        for dir in [SEGMENT_DIR, TILE_DIR] {
+            storage
+                .create_dir_all(dir)
+                .map_err(|source| Error::io(dir, source))?;
+        }
+        let signer = load_signer(storage.as_ref(), &config)?;
+        let mut recovery = Recovery::default();
+
+        let (last_checkpoint, checkpoint_log) =
+            open_checkpoint_log(storage.as_ref(), &mut recovery)?;
+        let checkpoint_size = last_checkpoint.as_ref().map_or(0, |last| last.size);
+        let segments = open_segments(storage.as_ref(), checkpoint_size, &mut recovery)?;
+        let active = match segments.last() {
+            Some(last) if !last.sealed => Some(ActiveSegment {
+                file: storage
+                    .open_append(&last.path)
+                    .map_err(|e| Error::io(&last.path, e))?,
+                durable_len: last.file_len,
+                needs_repair: false,
+            }),
+            _ => None,
+        };
+        let mut ledger = Ledger {
+            storage,
+            origin: config.origin,
+            policy: config.checkpoint,
+            signer,
+            segments,
+            active,
+            edge: TreeEdge::new(),
+            encoder: BlockEncoder::new(BLOCK_ZSTD_LEVEL)
+                .map_err(|source| Error::io(SEGMENT_DIR, source))?,
+            pending_tiles: Vec::new(),
+            unsynced_tiles: BTreeSet::new(),
+            last_checkpoint,
+            checkpoint_log,
+            block_cache: Mutex::new(None),
+            recovery,
+        };
+        ledger.restore_tree()?;
+        Ok(ledger)
+    }
+
+    /// What recovery did while opening.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Number of records stored (the tree size); the next record gets this sequence
+    /// number.
+    pub fn tree_size(&self) -> u64 {
+        self.edge.size()
+    }
+
+    /// RFC 6962 root of all records stored.
+    pub fn root(&self) -> Hash {
+        self.edge.root()
+    }
+
+    /// The latest signed checkpoint (C2SP tlog-checkpoint text), if any was written.
+    pub fn latest_checkpoint(&self) -> Option<&str> {
+        self.last_checkpoint.as_ref().map(|last| last.note.as_str())
+    }
+
+    /// The verifier for this ledger's checkpoints.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    /// The segments, oldest first.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        self.segments
+            .iter()
+            .map(|segment| SegmentInfo {
+                path: segment.path.clone(),
+                first_seq: segment.first_seq,
+                record_count: segment.record_count,
+                sealed: segment.sealed,
+                file_len: segment.file_len,
+            })
+            .collect()
+    }
+
+    /// Append a batch of records and make it durable with one fsync (group commit).
+    /// On `Ok`, every record of the batch is durable, numbered `receipt.seqs`. On `Err`,
+    /// none of them is stored (a partly written batch is cut off again), nothing stored
+    /// before is affected, and later appends may succeed (for example once disk space is
+    /// freed after [`Error::StorageFull`]).
+    ///
+    /// May write a checkpoint afterwards, per the [`CheckpointPolicy`] and `now`.
+    pub fn append_batch<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[R],
+        now: SystemTime,
+    ) -> Result<AppendReceipt, Error> {
+        let first_seq = self.tree_size();
+        check_batch(records, first_seq)?;
+        if records.is_empty() {
+            return Ok(AppendReceipt {
+                seqs: first_seq..first_seq,
+                tree_size: first_seq,
+                checkpoint: CheckpointStatus::NotDue,
+            });
+        }
+        self.repair_active()?;
+        self.roll_segment_if_full()?;
+        if self.active.is_none() {
+            self.create_segment(first_seq)?;
+        }
+
+        let mut buffer = Vec::new();
+        let mut blocks: Vec<EncodedBlock> = Vec::new();
+        for (offset, record) in records.iter().enumerate() {
+            self.encoder
+                .push(
+                    first_seq + offset as u64,
+                    record.as_ref(),
+                    &mut buffer,
+                    &mut blocks,
+                )
+                .map_err(|source| Error::io(SEGMENT_DIR, source))?;
+        }
+        self.encoder
+            .flush(&mut buffer, &mut blocks)
+            .map_err(|source| Error::io(SEGMENT_DIR, source))?;
+        self.write_durably(&buffer)?;
+
+        // The batch is durable: account for it, then extend the tree.
+        let segment = self.segments.last_mut().ok_or(Error::Poisoned)?;
+        let base = segment.file_len;
+        for block in &blocks {
+            segment.blocks.push(BlockMeta {
+                offset: base + block.offset_in_output as u64,
+                frame_len: block.frame_len,
+                first_seq: block.first_seq,
+                record_count: block.record_count,
+            });
+        }
+        segment.file_len += buffer.len() as u64;
+        segment.record_count += records.len() as u64;
+        let mut completed = Vec::new();
+        for record in records {
+            self.edge
+                .push(leaf_hash(record.as_ref()), &mut |tile| completed.push(tile));
+        }
+        self.pending_tiles.extend(completed);
+        // Tiles are derived data: a failure here leaves them pending for the next
+        // checkpoint, which retries before it signs anything.
+        let _ = self.write_pending_tiles();
+
+        let checkpoint = if self.checkpoint_due(now) {
+            match self.checkpoint(now) {
+                Ok(_) => CheckpointStatus::Written {
+                    size: self.tree_size(),
+                },
+                Err(error) => CheckpointStatus::Failed(error),
+            }
+        } else {
+            CheckpointStatus::NotDue
+        };
+        Ok(AppendReceipt {
+            seqs: first_seq..first_seq + records.len() as u64,
+            tree_size: self.tree_size(),
+            checkpoint,
+        })
+    }
+
+    /// Append one heartbeat leaf recording `now` and the tree size before it, so that
+    /// a quiet period is provable; see [`crate::Heartbeat`].
+    pub fn append_heartbeat(&mut self, now: SystemTime) -> Result<AppendReceipt, Error> {
+        let record = crate::heartbeat::Heartbeat::at(now, self.tree_size()).to_record();
+        self.append_batch(&[record], now)
+    }
+
+    /// Sign and store a checkpoint of the current tree, unless the latest one already
+    /// covers it; returns the checkpoint note. Every tile below the checkpointed size is
+    /// made durable first.
+    pub fn checkpoint(&mut self, now: SystemTime) -> Result<String, Error> {
+        let size = self.tree_size();
+        if let Some(last) = &self.last_checkpoint
+            && last.size == size
+        {
+            return Ok(last.note.clone());
+        }
+        self.write_pending_tiles()?;
+        self.write_partial_tiles()?;
+        self.sync_tiles()?;
+        let body = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: self.edge.root(),
+        };
+        let note = self.signer.sign(&body.to_text())?;
+        self.append_checkpoint_log(&note)?;
+        self.storage
+            .write_atomic(CHECKPOINT_FILE, note.as_bytes())
+            .map_err(|source| Error::io(CHECKPOINT_FILE, source))?;
+        self.last_checkpoint = Some(LastCheckpoint {
+            size,
+            note: note.clone(),
+            time: Some(now),
+        });
+        Ok(note)
+    }
+
+    /// Write a final checkpoint and close. Dropping a ledger without `close` is safe
+    /// (everything acknowledged is durable) but leaves the newest records uncheckpointed
+    /// until the next open and checkpoint.
+    pub fn close(mut self, now: SystemTime) -> Result<(), Error> {
+        self.checkpoint(now).map(|_| ())
+    }
+
+    /// The record with sequence number `seq`.
+    pub fn read(&self, seq: u64) -> Result<Vec<u8>, Error> {
+        let (segment_index, block_index) = self.locate(seq)?;
+        let block = self.segments[segment_index].blocks[block_index];
+        let records = self.read_block(segment_index, block_index)?;
+        let position = (seq - block.first_seq) as usize;
+        records
+            .get(position)
+            .cloned()
+            .ok_or_else(|| Error::Corrupt {
+                path: self.segments[segment_index].path.clone(),
+                offset: block.offset,
+                reason: format!("block lacks record {seq}"),
+            })
+    }
+
+    /// The records with sequence numbers in `range` (clamped to the tree), in order,
+    /// decompressing each block once.
+    pub fn records(&self, range: Range<u64>) -> Records<'_> {
+        let end = range.end.min(self.tree_size());
+        Records {
+            ledger: self,
+            next: range.start,
+            end,
+            current: None,
+        }
+    }
+
+    /// An inclusion proof of record `seq` against the latest checkpoint.
+    pub fn prove(&self, seq: u64) -> Result<InclusionProof, Error> {
+        let last = self
+            .last_checkpoint
+            .as_ref()
+            .ok_or(Error::NotCheckpointed { seq })?;
+        if seq >= last.size {
+            return Err(Error::NotCheckpointed { seq });
+        }
+        let record = self.read(seq)?;
+        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        let hashes = merkle::inclusion_proof(&mut reader, seq, last.size)?;
+        Ok(InclusionProof {
+            index: seq,
+            tree_size: last.size,
+            leaf_hash: leaf_hash(&record),
+            hashes,
+            checkpoint: last.note.clone(),
+        })
+    }
+
+    /// An RFC 6962 consistency proof from tree size `old` to `new` (both at most the
+    /// current size).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, Error> {
+        if old > new || new > self.tree_size() {
+            return Err(Error::TreeRange {
+                start: old.max(new),
+                size: self.tree_size(),
+            });
+        }
+        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        merkle::consistency_proof(&mut reader, old, new)
+    }
+
+    /// The root of the tree of the first `size` records (at most the current size).
+    pub fn root_at(&self, size: u64) -> Result<Hash, Error> {
+        if size > self.tree_size() {
+            return Err(Error::TreeRange {
+                start: size,
+                size: self.tree_size(),
+            });
+        }
+        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        merkle::root(&mut reader, size)
+    }
+
+    // ---- appending ---------------------------------------------------------------
+
+    fn checkpoint_due(&self, now: SystemTime) -> bool {
+        let Some(last) = &self.last_checkpoint else {
+            return true;
+        };
+        let since = self.tree_size() - last.size;
+        if since == 0 {
+            return false;
+        }
+        if since >= self.policy.every_records {
+            return true;
+        }
+        match last.time {
+            None => true,
+            Some(time) => now
+                .duration_since(time)
+                .is_ok_and(|elapsed| elapsed >= self.policy.every),
+        }
+    }
+
+    /// Cut a failed, partly written batch off the active segment.
+    fn repair_active(&mut self) -> Result<(), Error> {
+        let Some(active) = self.active.as_mut() else {
+            return Ok(());
+        };
+        if !active.needs_repair {
+            return Ok(());
+        }
+        let path = self
+            .segments
+            .last()
+            .map(|s| s.path.clone())
+            .ok_or(Error::Poisoned)?;
+        self.storage
+            .truncate(&path, active.durable_len)
+            .map_err(|e| Error::io(&path, e))?;
+        // A fresh handle: after a failed fsync the old one's state is unknown.
+        active.file = self
+            .storage
+            .open_append(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        active.needs_repair = false;
+        Ok(())
+    }
+
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let path = self
+            .segments
+            .last()
+            .map(|s| s.path.clone())
+            .ok_or(Error::Poisoned)?;
+        let active = self.active.as_mut().ok_or(Error::Poisoned)?;
+        let result = active.file.append(bytes).and_then(|()| active.file.sync());
+        match result {
+            Ok(()) => {
+                active.durable_len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                active.needs_repair = true;
+                // Try to cut the partial batch now; if that fails too, the next append
+                // retries before writing.
+                let _ = self.repair_active();
+                Err(Error::io(&path, source))
+            }
+        }
+    }
+
+    fn roll_segment_if_full(&mut self) -> Result<(), Error> {
+        let Some(last) = self.segments.last() else {
+            return Ok(());
+        };
+        if last.sealed || last.file_len < SEGMENT_BYTES_TARGET || self.active.is_none() {
+            return Ok(());
+        }
+        let footer = encode_footer(&Footer {
+            first_seq: last.first_seq,
+            record_count: last.record_count,
+            block_count: last.blocks.len() as u32,
+        });
+        self.write_durably(&footer)?;
+        if let Some(last) = self.segments.last_mut() {
+            last.sealed = true;
+            last.file_len += FOOTER_BYTES as u64;
+        }
+        self.active = None;
+        Ok(())
+    }
+
+    fn create_segment(&mut self, first_seq: u64) -> Result<(), Error> {
+        let path = join(SEGMENT_DIR, &segment_file_name(first_seq));
+        let io = |source| Error::io(&path, source);
+        let created = (|| {
+            let mut file = self.storage.open_append(&path)?;
+            file.append(&encode_header(first_seq))?;
+            file.sync()?;
+            self.storage.sync_dir(SEGMENT_DIR)?;
+            Ok(file)
+        })();
+        let file = match created {
+            Ok(file) => file,
+            Err(source) => {
+                // Nothing was acknowledged in it; leave no half-made file behind.
+                let _ = self.storage.remove(&path);
+                return Err(io(source));
+            }
+        };
+        self.segments.push(SegmentMeta {
+            path: path.clone(),
+            first_seq,
+            record_count: 0,
+            sealed: false,
+            file_len: HEADER_BYTES as u64,
+            blocks: Vec::new(),
+        });
+        self.active = Some(ActiveSegment {
+            file,
+            durable_len: HEADER_BYTES as u64,
+            needs_repair: false,
+        });
+        Ok(())
+    }
+
+    // ---- tiles and checkpoints -----------------------------------------------------
+
+    fn write_pending_tiles(&mut self) -> Result<(), Error> {
+        while let Some(tile) = self.pending_tiles.first() {
+            let path = tile_path(tile.level, tile.index, TILE_WIDTH);
+            write_creating_dirs(self.storage.as_ref(), &path, &tile_bytes(&tile.hashes))?;
+            self.unsynced_tiles.insert(path);
+            self.pending_tiles.remove(0);
+        }
+        Ok(())
+    }
+
+    fn write_partial_tiles(&mut self) -> Result<(), Error> {
+        let size = self.tree_size();
+        for level in 0..self.edge.levels() {
+            let hashes = self.edge.partial(level);
+            if hashes.is_empty() {
+                continue;
+            }
+            let index = size >> (TILE_HEIGHT * (level + 1));
+            let path = tile_path(level, index, hashes.len());
+            write_creating_dirs(self.storage.as_ref(), &path, &tile_bytes(hashes))?;
+            self.unsynced_tiles.insert(path);
+        }
+        Ok(())
+    }
+
+    fn sync_tiles(&mut self) -> Result<(), Error> {
+        let mut dirs = BTreeSet::new();
+        for path in &self.unsynced_tiles {
+            self.storage
+                .sync_file(path)
+                .map_err(|e| Error::io(path, e))?;
+            let mut dir = parent(path);
+            while !dir.is_empty() && dirs.insert(dir.to_owned()) {
+                dir = parent(dir);
+            }
+        }
+        dirs.insert(String::new());
+        for dir in dirs.iter().rev() {
+            self.storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        self.unsynced_tiles.clear();
+        Ok(())
+    }
+
+    fn append_checkpoint_log(&mut self, note: &str) -> Result<(), Error> {
+        if self.checkpoint_log.is_none() {
+            let file = self
+                .storage
+                .open_append(CHECKPOINT_LOG)
+                .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+            self.storage
+                .sync_dir("")
+                .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+            self.checkpoint_log = Some(file);
+        }
+        let durable_len = self
+            .storage
+            .len(CHECKPOINT_LOG)
+            .map_err(|e| Error::io(CHECKPOINT_LOG, e))?
+            .unwrap_or(0);
+        let log = self.checkpoint_log.as_mut().ok_or(Error::Poisoned)?;
+        let result = log.append(&encode_entry(note)).and_then(|()| log.sync());
+        if let Err(source) = result {
+            // Cut the torn entry; a fresh handle for the next attempt.
+            self.checkpoint_log = None;
+            let _ = self.storage.truncate(CHECKPOINT_LOG, durable_len);
+            return Err(Error::io(CHECKPOINT_LOG, source));
+        }
+        Ok(())
+    }
+
+    // ---- opening -------------------------------------------------------------------
+
+    /// Rebuild the in-memory right edge, and any tile a crash may have lost, from the
+    /// last checkpoint on; fall back to all records when that checkpoint's tiles do
+    /// not reproduce its root.
+    fn restore_tree(&mut self) -> Result<(), Error> {
+        let size = self.segments.iter().map(|s| s.record_count).sum::<u64>();
+        let checkpoint = match &self.last_checkpoint {
+            Some(last) => Some(Checkpoint::parse_unverified(&last.note)?),
+            None => None,
+        };
+        if let Some(checkpoint) = &checkpoint
+            && let Ok(edge) = self.edge_at(checkpoint.size)
+            && edge.root() == checkpoint.root
+        {
+            self.edge = edge;
+            return self.extend_tree_to(size);
+        }
+        // Start over from the records.
+        self.edge = TreeEdge::new();
+        self.extend_tree_to(size)?;
+        if let Some(checkpoint) = &checkpoint {
+            let root = self.root_at(checkpoint.size)?;
+            if root != checkpoint.root {
+                return Err(Error::Corrupt {
+                    path: CHECKPOINT_LOG.to_owned(),
+                    offset: 0,
+                    reason: format!(
+                        "records do not reproduce the latest checkpoint's root at size {}",
+                        checkpoint.size
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn edge_at(&self, size: u64) -> Result<TreeEdge, Error> {
+        let tail_start = size - size % TILE_WIDTH as u64;
+        let tail = self
+            .records(tail_start..size)
+            .map(|r| r.map(|(_, rec)| leaf_hash(&rec)))
+            .collect::<Result<Vec<_>, _>>()?;
+        TreeEdge::restore(self.storage.as_ref(), "", size, tail)
+    }
+
+    fn extend_tree_to(&mut self, size: u64) -> Result<(), Error> {
+        let start = self.edge.size();
+        let mut completed = Vec::new();
+        let mut hashes = Vec::with_capacity((size - start) as usize);
+        for item in self.records(start..size) {
+            let (_, record) = item?;
+            hashes.push(leaf_hash(&record));
+        }
+        for hash in hashes {
+            self.edge.push(hash, &mut |tile| completed.push(tile));
+        }
+        self.recovery.tiles_rebuilt += completed.len() as u64;
+        self.pending_tiles.extend(completed);
+        self.write_pending_tiles()
+    }
+
+    // ---- reading -------------------------------------------------------------------
+
+    fn locate(&self, seq: u64) -> Result<(usize, usize), Error> {
+        let size = self
+            .tree_size()
+            .max(self.segments.iter().map(|s| s.record_count).sum());
+        if seq >= size {
+            return Err(Error::NoSuchRecord { seq, size });
+        }
+        let segment_index = self
+            .segments
+            .partition_point(|s| s.first_seq <= seq)
+            .saturating_sub(1);
+        let segment = &self.segments[segment_index];
+        let block_index = segment
+            .blocks
+            .partition_point(|b| b.first_seq <= seq)
+            .saturating_sub(1);
+        match segment.blocks.get(block_index) {
+            Some(block) if seq < block.first_seq + u64::from(block.record_count) => {
+                Ok((segment_index, block_index))
+            }
+            _ => Err(Error::NoSuchRecord { seq, size }),
+        }
+    }
+
+    fn read_block(
+        &self,
+        segment_index: usize,
+        block_index: usize,
+    ) -> Result<Arc<Vec<Vec<u8>>>, Error> {
+        let segment = &self.segments[segment_index];
+        let block = segment.blocks[block_index];
+        if let Ok(cache) = self.block_cache.lock()
+            && let Some((first_seq, records)) = cache.as_ref()
+            && *first_seq == block.first_seq
+        {
+            return Ok(records.clone());
+        }
+        let records = Arc::new(read_block_records(
+            self.storage.as_ref(),
+            &segment.path,
+            &block,
+        )?);
+        if let Ok(mut cache) = self.block_cache.lock() {
+            *cache = Some((block.first_seq, records.clone()));
+        }
+        Ok(records)
+    }
+}
+
+/// Iterator over `(seq, record)` pairs; see [`Ledger::records`].
+#[derive(Debug)]
+pub struct Records<'a> {
+    ledger: &'a Ledger,
+    next: u64,
+    end: u64,
+    current: Option<(u64, Arc<Vec<Vec<u8>>>)>,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<(u64, Vec<u8>), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let seq = self.next;
+        let in_current = self
+            .current
+            .as_ref()
+            .is_some_and(|(first, records)| seq >= *first && seq < *first + records.len() as u64);
+        if !in_current {
+            let loaded = self
+                .ledger
+                .locate(seq)
+                .and_then(|(segment_index, block_index)| {
+                    let first = self.ledger.segments[segment_index].blocks[block_index].first_seq;
+                    self.ledger
+                        .read_block(segment_index, block_index)
+                        .map(|records| (first, records))
+                });
+            match loaded {
+                Ok(current) => self.current = Some(current),
+                Err(error) => {
+                    self.next = self.end;
+                    return Some(Err(error));
+                }
+            }
+        }
+        let (first, records) = self.current.as_ref()?;
+        let record = records.get((seq - first) as usize)?.clone();
+        self.next += 1;
+        Some(Ok((seq, record)))
+    }
+}
+
+pub(crate) fn read_block_records(
+    storage: &dyn Storage,
+    path: &str,
+    block: &BlockMeta,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let frame = storage
+        .read_at(path, block.offset, block.frame_len as usize)
+        .map_err(|e| Error::io(path, e))?;
+    let corrupt = |fault: crate::segment::FormatFault| Error::Corrupt {
+        path: path.to_owned(),
+        offset: block.offset,
+        reason: fault.to_string(),
+    };
+    let header = decode_block_header(&frame).map_err(corrupt)?;
+    check_block(&header, &frame).map_err(corrupt)?;
+    decode_records(&header, &frame).map_err(corrupt)
+}
+
+fn validate_policy(policy: &CheckpointPolicy) -> Result<(), Error> {
+    if policy.every_records == 0 {
+        return Err(Error::Config {
+            reason: "checkpoint every_records must be at least 1".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn check_batch<R: AsRef<[u8]>>(records: &[R], first_seq: u64) -> Result<(), Error> {
+    let mut bytes = 0usize;
+    for (index, record) in records.iter().enumerate() {
+        let len = record.as_ref().len();
+        if len > RECORD_BYTES_MAX {
+            return Err(Error::RecordTooLarge {
+                index,
+                len,
+                max: RECORD_BYTES_MAX,
+            });
+        }
+        bytes += len;
+    }
+    if records.len() > BATCH_RECORDS_MAX
+        || bytes > BATCH_BYTES_MAX
+        || first_seq + records.len() as u64 > TREE_SIZE_MAX
+    {
+        return Err(Error::BatchTooLarge {
+            records: records.len(),
+            bytes,
+        });
+    }
+    Ok(())
+}
+
+fn write_creating_dirs(storage: &dyn Storage, path: &str, bytes: &[u8]) -> Result<(), Error> {
+    let dir = parent(path);
+    if !storage.is_dir(dir).map_err(|e| Error::io(dir, e))? {
+        storage.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    storage.write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Error> {
+    let signer = match &config.key {
+        KeySource::Signer(signer) => NoteSigner::from_signer_key(&signer.signer_key())?,
+        KeySource::Store => match storage
+            .len(SIGNING_KEY_FILE)
+            .map_err(|e| Error::io(SIGNING_KEY_FILE, e))?
+        {
+            Some(_) => {
+                let bytes = storage
+                    .read(SIGNING_KEY_FILE)
+                    .map_err(|e| Error::io(SIGNING_KEY_FILE, e))?;
+                let text = String::from_utf8(bytes).map_err(|_| Error::Corrupt {
+                    path: SIGNING_KEY_FILE.to_owned(),
+                    offset: 0,
+                    reason: "signing key is not UTF-8".to_owned(),
+                })?;
+                NoteSigner::from_signer_key(text.trim_end())?
+            }
+            None => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| Error::Randomness {
+                    message: e.to_string(),
+                })?;
+                let signer = NoteSigner::from_seed(&config.origin, seed)?;
+                let text = format!("{}\n", signer.signer_key());
+                storage
+                    .create_private(SIGNING_KEY_FILE, text.as_bytes())
+                    .map_err(|e| Error::io(SIGNING_KEY_FILE, e))?;
+                signer
+            }
+        },
+    };
+    if signer.name() != config.origin {
+        return Err(Error::KeyOriginMismatch {
+            key_name: signer.name().to_owned(),
+            origin: config.origin.clone(),
+        });
+    }
+    let verifier_key = format!("{}\n", signer.verifier().verifier_key());
+    let current = storage.read(VERIFIER_KEY_FILE).ok();
+    if current.as_deref() != Some(verifier_key.as_bytes()) {
+        storage
+            .write_atomic(VERIFIER_KEY_FILE, verifier_key.as_bytes())
+            .map_err(|e| Error::io(VERIFIER_KEY_FILE, e))?;
+    }
+    Ok(signer)
+}
+
+fn open_checkpoint_log(
+    storage: &dyn Storage,
+    recovery: &mut Recovery,
+) -> Result<OpenedCheckpointLog, Error> {
+    let Some(len) = storage
+        .len(CHECKPOINT_LOG)
+        .map_err(|e| Error::io(CHECKPOINT_LOG, e))?
+    else {
+        return Ok((None, None));
+    };
+    let bytes = storage
+        .read(CHECKPOINT_LOG)
+        .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+    let (entries, fault) = parse_log(&bytes);
+    if let Some((offset, fault)) = fault {
+        // Only a torn last entry may be cut: the damaged entry must run to the end of
+        // the file. Anything else is damage to keep for verify.
+        let torn = matches!(fault, crate::segment::FormatFault::Truncated { .. })
+            || matches!(fault, crate::segment::FormatFault::Checksum { .. })
+                && is_last_entry(&bytes, offset);
+        if !torn {
+            return Err(Error::Corrupt {
+                path: CHECKPOINT_LOG.to_owned(),
+                offset,
+                reason: fault.to_string(),
+            });
+        }
+        storage
+            .truncate(CHECKPOINT_LOG, offset)
+            .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+        recovery.checkpoint_log_bytes_truncated = len - offset;
+    }
+    let last = match entries.last() {
+        Some(entry) => {
+            let checkpoint =
+                Checkpoint::parse_unverified(&entry.note).map_err(|e| Error::Corrupt {
+                    path: CHECKPOINT_LOG.to_owned(),
+                    offset: entry.offset,
+                    reason: e.to_string(),
+                })?;
+            Some(LastCheckpoint {
+                size: checkpoint.size,
+                note: entry.note.clone(),
+                time: None,
+            })
+        }
+        None => None,
+    };
+    let file = storage
+        .open_append(CHECKPOINT_LOG)
+        .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+    Ok((last, Some(file)))
+}
+
+/// Whether the entry at `offset` declares a length that reaches the end of the file.
+fn is_last_entry(bytes: &[u8], offset: u64) -> bool {
+    let offset = offset as usize;
+    let Some(len) = bytes.get(offset + 4..offset + 8) else {
+        return true;
+    };
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    offset + 12 + len >= bytes.len()
+}
+
+fn open_segments(
+    storage: &dyn Storage,
+    checkpoint_size: u64,
+    recovery: &mut Recovery,
+) -> Result<Vec<SegmentMeta>, Error> {
+    let mut names: Vec<(u64, String)> = storage
+        .list(SEGMENT_DIR)
+        .map_err(|e| Error::io(SEGMENT_DIR, e))?
+        .into_iter()
+        .filter_map(|name| parse_segment_file_name(&name).map(|first| (first, name)))
+        .collect();
+    names.sort();
+    let mut segments: Vec<SegmentMeta> = Vec::with_capacity(names.len());
+    let count = names.len();
+    for (position, (first_seq, name)) in names.into_iter().enumerate() {
+        let path = join(SEGMENT_DIR, &name);
+        let is_last = position + 1 == count;
+        let file_len = storage
+            .len(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .unwrap_or(0);
+        if file_len > SEGMENT_FILE_BYTES_MAX {
+            return Err(Error::Corrupt {
+                path,
+                offset: 0,
+                reason: format!("segment has {file_len} bytes, above the limit"),
+            });
+        }
+        let scanned = if is_last {
+            let bytes = storage.read(&path).map_err(|e| Error::io(&path, e))?;
+            scan_segment(file_len, true, |offset, len| {
+                Ok(slice_at(&bytes, offset, len))
+            })
+        } else {
+            scan_segment(file_len, false, |offset, len| {
+                storage.read_at(&path, offset, len)
+            })
+        };
+        let scan: SegmentScan = match scanned {
+            Ok(scan) => scan,
+            Err(ScanError::Io(source)) => return Err(Error::io(&path, source)),
+            Err(ScanError::Header(fault)) => {
+                if is_last && file_len <= HEADER_BYTES as u64 {
+                    // A segment whose creation was torn: it never held a record.
+                    storage.remove(&path).map_err(|e| Error::io(&path, e))?;
+                    storage
+                        .sync_dir(SEGMENT_DIR)
+                        .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+                    recovery.removed_segment = Some(path);
+                    continue;
+                }
+                return Err(Error::Corrupt {
+                    path,
+                    offset: 0,
+                    reason: fault.to_string(),
+                });
+            }
+        };
+        let expected_first = segments
+            .last()
+            .map_or(0, |s: &SegmentMeta| s.first_seq + s.record_count);
+        if scan.first_seq != first_seq || scan.first_seq != expected_first {
+            return Err(Error::Corrupt {
+                path,
+                offset: 0,
+                reason: format!(
+                    "segment starts at record {} but {expected_first} was expected",
+                    scan.first_seq
+                ),
+            });
+        }
+        if let Some((offset, fault)) = &scan.fault {
+            if !is_last {
+                return Err(Error::Corrupt {
+                    path,
+                    offset: *offset,
+                    reason: fault.to_string(),
+                });
+            }
+        } else if !is_last && !scan.sealed {
+            return Err(Error::Corrupt {
+                path,
+                offset: file_len,
+                reason: "segment before the last is not sealed".to_owned(),
+            });
+        }
+        segments.push(SegmentMeta {
+            path,
+            first_seq: scan.first_seq,
+            record_count: scan.record_count,
+            sealed: scan.sealed,
+            file_len: scan.valid_len,
+            blocks: scan.blocks,
+        });
+        if is_last && scan.valid_len < file_len {
+            let total: u64 = segments.iter().map(|s| s.record_count).sum();
+            if total < checkpoint_size {
+                return Err(Error::BehindCheckpoint {
+                    checkpoint_size,
+                    tree_size: total,
+                });
+            }
+            let path = &segments[segments.len() - 1].path;
+            storage
+                .truncate(path, scan.valid_len)
+                .map_err(|e| Error::io(path, e))?;
+            recovery.segment_bytes_truncated = file_len - scan.valid_len;
+        }
+    }
+    let total: u64 = segments.iter().map(|s| s.record_count).sum();
+    if total < checkpoint_size {
+        return Err(Error::BehindCheckpoint {
+            checkpoint_size,
+            tree_size: total,
+        });
+    }
+    Ok(segments)
+}
+
+pub(crate) fn slice_at(bytes: &[u8], offset: u64, len: usize) -> Vec<u8> {
+    let start = (offset as usize).min(bytes.len());
+    let end = start.saturating_add(len).min(bytes.len());
+    bytes[start..end].to_vec()
+}
