@@ -111,6 +111,9 @@ pub struct Recovery {
     pub checkpoint_log_bytes_truncated: u64,
     /// Tiles recomputed from records.
     pub tiles_rebuilt: u64,
+    /// The stored tiles did not reproduce the latest checkpoint's root, so the whole
+    /// tree was recomputed from the records (which do) and the tiles rewritten.
+    pub tree_rebuilt_from_records: bool,
 }
 
 /// Whether an append also wrote a checkpoint.
@@ -176,7 +179,6 @@ struct ActiveSegment {
 struct LastCheckpoint {
     size: u64,
     note: String,
-    time: Option<SystemTime>,
 }
 
 type OpenedCheckpointLog = (Option<LastCheckpoint>, Option<Box<dyn AppendFile>>);
@@ -197,6 +199,7 @@ pub struct Ledger {
     pending_tiles: Vec<FullTile>,
     unsynced_tiles: BTreeSet<String>,
     last_checkpoint: Option<LastCheckpoint>,
+    interval_start: Option<SystemTime>,
     checkpoint_log: Option<Box<dyn AppendFile>>,
     block_cache: BlockCache,
     recovery: Recovery,
@@ -248,6 +251,7 @@ impl Ledger {
             pending_tiles: Vec::new(),
             unsynced_tiles: BTreeSet::new(),
             last_checkpoint,
+            interval_start: None,
             checkpoint_log,
             block_cache: Mutex::new(None),
             recovery,
@@ -418,8 +422,8 @@ impl Ledger {
         self.last_checkpoint = Some(LastCheckpoint {
             size,
             note: note.clone(),
-            time: Some(now),
         });
+        self.interval_start = Some(now);
         Ok(note)
     }
 
@@ -449,7 +453,7 @@ impl Ledger {
     /// The records with sequence numbers in `range` (clamped to the tree), in order,
     /// decompressing each block once.
     pub fn records(&self, range: Range<u64>) -> Records<'_> {
-        let end = range.end.min(self.tree_size());
+        let end = range.end.min(self.stored_size());
         Records {
             ledger: self,
             next: range.start,
@@ -506,23 +510,20 @@ impl Ledger {
 
     // ---- appending ---------------------------------------------------------------
 
-    fn checkpoint_due(&self, now: SystemTime) -> bool {
-        let Some(last) = &self.last_checkpoint else {
-            return true;
-        };
-        let since = self.tree_size() - last.size;
+    fn checkpoint_due(&mut self, now: SystemTime) -> bool {
+        let last_size = self.last_checkpoint.as_ref().map_or(0, |last| last.size);
+        let since = self.tree_size() - last_size;
         if since == 0 {
             return false;
         }
         if since >= self.policy.every_records {
             return true;
         }
-        match last.time {
-            None => true,
-            Some(time) => now
-                .duration_since(time)
-                .is_ok_and(|elapsed| elapsed >= self.policy.every),
-        }
+        // The interval counts from the last checkpoint written by this process, or from
+        // its first append.
+        let reference = *self.interval_start.get_or_insert(now);
+        now.duration_since(reference)
+            .is_ok_and(|elapsed| elapsed >= self.policy.every)
     }
 
     /// Cut a failed, partly written batch off the active segment.
@@ -720,6 +721,7 @@ impl Ledger {
             return self.extend_tree_to(size);
         }
         // Start over from the records.
+        self.recovery.tree_rebuilt_from_records = checkpoint.is_some();
         self.edge = TreeEdge::new();
         self.extend_tree_to(size)?;
         if let Some(checkpoint) = &checkpoint {
@@ -765,10 +767,15 @@ impl Ledger {
 
     // ---- reading -------------------------------------------------------------------
 
+    /// Records in the segments (equal to the tree size except while opening).
+    fn stored_size(&self) -> u64 {
+        self.segments
+            .last()
+            .map_or(0, |last| last.first_seq + last.record_count)
+    }
+
     fn locate(&self, seq: u64) -> Result<(usize, usize), Error> {
-        let size = self
-            .tree_size()
-            .max(self.segments.iter().map(|s| s.record_count).sum());
+        let size = self.stored_size();
         if seq >= size {
             return Err(Error::NoSuchRecord { seq, size });
         }
@@ -936,7 +943,7 @@ fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Err
                     offset: 0,
                     reason: "signing key is not UTF-8".to_owned(),
                 })?;
-                NoteSigner::from_signer_key(text.trim_end())?
+                NoteSigner::from_signer_key(text.strip_suffix('\n').unwrap_or(&text))?
             }
             None => {
                 let mut seed = [0u8; 32];
@@ -1011,7 +1018,6 @@ fn open_checkpoint_log(
             Some(LastCheckpoint {
                 size: checkpoint.size,
                 note: entry.note.clone(),
-                time: None,
             })
         }
         None => None,

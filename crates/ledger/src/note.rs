@@ -135,7 +135,6 @@ impl NoteSigner {
     /// Parse a signer key `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.
     pub fn from_signer_key(text: &str) -> Result<NoteSigner, NoteError> {
         let rest = text
-            .trim_end_matches('\n')
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(NoteError::MalformedKey {
                 reason: "missing PRIVATE+KEY+ prefix",
@@ -205,7 +204,7 @@ pub struct NoteVerifier {
 impl NoteVerifier {
     /// Parse a verifier key `<name>+<hex id>+<base64(0x01 ‖ public key)>`.
     pub fn from_verifier_key(text: &str) -> Result<NoteVerifier, NoteError> {
-        let (name, id, key) = split_key(text.trim_end_matches('\n'))?;
+        let (name, id, key) = split_key(text)?;
         let bytes: [u8; 32] = key.try_into().map_err(|_| NoteError::MalformedKey {
             reason: "public key is not 32 bytes",
         })?;

@@ -418,7 +418,7 @@ impl Run<'_> {
                 }
             },
         };
-        match NoteVerifier::from_verifier_key(text.trim_end()) {
+        match NoteVerifier::from_verifier_key(text.strip_suffix('\n').unwrap_or(&text)) {
             Ok(verifier) => Some(verifier),
             Err(error) => {
                 self.find(Finding::VerifierKey {
