@@ -102,6 +102,14 @@ pub enum Error {
         /// Configured origin.
         origin: String,
     },
+    /// The signing key does not match the store's `verifier.key`, or `signing.key` is
+    /// missing from a store that already has one: the existing checkpoints would no
+    /// longer verify. Key rotation is not supported yet; restore the original key.
+    #[error("signing key does not match the store's verifier key {expected}")]
+    KeyMismatch {
+        /// The verifier key already in the store.
+        expected: String,
+    },
     /// The ledger was poisoned by an earlier failure it could not undo; reopen it.
     #[error("ledger needs reopening after an unrecoverable write failure")]
     Poisoned,

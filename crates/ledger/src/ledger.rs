@@ -63,8 +63,9 @@ pub enum KeySource {
 pub struct CheckpointPolicy {
     /// After this many records since the last checkpoint.
     pub every_records: u64,
-    /// Once this much time has passed since the last checkpoint (per the caller's clock),
-    /// at the next append.
+    /// Once this much time has passed since the last checkpoint written by this process
+    /// (or since its first append), per the caller's clock, checked at each append and
+    /// by [`Ledger::checkpoint_if_due`].
     pub every: Duration,
 }
 
@@ -186,6 +187,8 @@ type OpenedCheckpointLog = (Option<LastCheckpoint>, Option<Box<dyn AppendFile>>)
 type BlockCache = Mutex<Option<(u64, Arc<Vec<Vec<u8>>>)>>;
 
 /// An open ledger directory. See the module documentation for its invariants.
+///
+/// `Ledger` is `Send` but not `Sync`: share it between threads behind a `Mutex`.
 #[derive(Debug)]
 pub struct Ledger {
     storage: Arc<dyn Storage>,
@@ -200,6 +203,7 @@ pub struct Ledger {
     unsynced_tiles: BTreeSet<String>,
     last_checkpoint: Option<LastCheckpoint>,
     interval_start: Option<SystemTime>,
+    checkpoint_file_stale: bool,
     checkpoint_log: Option<Box<dyn AppendFile>>,
     block_cache: BlockCache,
     recovery: Recovery,
@@ -252,6 +256,7 @@ impl Ledger {
             unsynced_tiles: BTreeSet::new(),
             last_checkpoint,
             interval_start: None,
+            checkpoint_file_stale: false,
             checkpoint_log,
             block_cache: Mutex::new(None),
             recovery,
@@ -396,6 +401,16 @@ impl Ledger {
         self.append_batch(&[record], now)
     }
 
+    /// Write a checkpoint if the [`CheckpointPolicy`] calls for one at `now` (for a caller
+    /// whose timer fires while no records arrive); returns whether one was written.
+    pub fn checkpoint_if_due(&mut self, now: SystemTime) -> Result<bool, Error> {
+        if self.checkpoint_due(now) {
+            self.checkpoint(now)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Sign and store a checkpoint of the current tree, unless the latest one already
     /// covers it; returns the checkpoint note. Every tile below the checkpointed size is
     /// made durable first.
@@ -404,7 +419,11 @@ impl Ledger {
         if let Some(last) = &self.last_checkpoint
             && last.size == size
         {
-            return Ok(last.note.clone());
+            let note = last.note.clone();
+            if self.checkpoint_file_stale {
+                self.write_checkpoint_file(&note)?;
+            }
+            return Ok(note);
         }
         self.write_pending_tiles()?;
         self.write_partial_tiles()?;
@@ -416,15 +435,23 @@ impl Ledger {
         };
         let note = self.signer.sign(&body.to_text())?;
         self.append_checkpoint_log(&note)?;
-        self.storage
-            .write_atomic(CHECKPOINT_FILE, note.as_bytes())
-            .map_err(|source| Error::io(CHECKPOINT_FILE, source))?;
+        // The log entry is the checkpoint; the `checkpoint` file is a convenience copy.
         self.last_checkpoint = Some(LastCheckpoint {
             size,
             note: note.clone(),
         });
         self.interval_start = Some(now);
+        self.checkpoint_file_stale = true;
+        self.write_checkpoint_file(&note)?;
         Ok(note)
+    }
+
+    fn write_checkpoint_file(&mut self, note: &str) -> Result<(), Error> {
+        self.storage
+            .write_atomic(CHECKPOINT_FILE, note.as_bytes())
+            .map_err(|source| Error::io(CHECKPOINT_FILE, source))?;
+        self.checkpoint_file_stale = false;
+        Ok(())
     }
 
     /// Write a final checkpoint and close. Dropping a ledger without `close` is safe
@@ -946,6 +973,13 @@ fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Err
                 NoteSigner::from_signer_key(text.strip_suffix('\n').unwrap_or(&text))?
             }
             None => {
+                if let Ok(existing) = storage.read(VERIFIER_KEY_FILE) {
+                    // The private key was lost or removed: a new one would orphan every
+                    // checkpoint already signed.
+                    return Err(Error::KeyMismatch {
+                        expected: String::from_utf8_lossy(&existing).trim_end().to_owned(),
+                    });
+                }
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).map_err(|e| Error::Randomness {
                     message: e.to_string(),
@@ -966,11 +1000,17 @@ fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Err
         });
     }
     let verifier_key = format!("{}\n", signer.verifier().verifier_key());
-    let current = storage.read(VERIFIER_KEY_FILE).ok();
-    if current.as_deref() != Some(verifier_key.as_bytes()) {
-        storage
+    match storage.read(VERIFIER_KEY_FILE) {
+        Ok(current) if current == verifier_key.as_bytes() => {}
+        Ok(current) => {
+            return Err(Error::KeyMismatch {
+                expected: String::from_utf8_lossy(&current).trim_end().to_owned(),
+            });
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => storage
             .write_atomic(VERIFIER_KEY_FILE, verifier_key.as_bytes())
-            .map_err(|e| Error::io(VERIFIER_KEY_FILE, e))?;
+            .map_err(|e| Error::io(VERIFIER_KEY_FILE, e))?,
+        Err(error) => return Err(Error::io(VERIFIER_KEY_FILE, error)),
     }
     Ok(signer)
 }
@@ -1161,4 +1201,13 @@ pub(crate) fn slice_at(bytes: &[u8], offset: u64, len: usize) -> Vec<u8> {
     let start = (offset as usize).min(bytes.len());
     let end = start.saturating_add(len).min(bytes.len());
     bytes[start..end].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ledger_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Ledger>();
+    }
 }
