@@ -20,6 +20,7 @@ fn config() -> Config {
             every_records: 100_000,
             every: Duration::from_secs(3_600),
         },
+        segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
     }
 }
 
@@ -95,6 +96,14 @@ fn append(c: &mut Criterion) {
             },
         );
     }
+    // The same work without the disk: compression, hashing and tiles only.
+    let storage = Arc::new(ledger::MemStorage::new());
+    let mut ledger = Ledger::open(storage, config()).unwrap();
+    let records: Vec<Vec<u8>> = (0..1_000u64).map(record).collect();
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("batch_1000_in_memory_no_fsync", |b| {
+        b.iter(|| ledger.append_batch(&records, UNIX_EPOCH).unwrap());
+    });
     group.finish();
 }
 

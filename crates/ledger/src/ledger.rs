@@ -88,7 +88,14 @@ pub struct Config {
     pub key: KeySource,
     /// Automatic checkpoints.
     pub checkpoint: CheckpointPolicy,
+    /// The active segment is sealed once its file reaches this many bytes (at most
+    /// [`SEGMENT_BYTES_TARGET`], at least [`SEGMENT_BYTES_MIN`]; small values are for
+    /// tests).
+    pub segment_bytes: u64,
 }
+
+/// Smallest accepted [`Config::segment_bytes`].
+pub const SEGMENT_BYTES_MIN: u64 = 1024;
 
 impl Config {
     /// A configuration with a key kept in the store and the default checkpoint policy.
@@ -97,6 +104,7 @@ impl Config {
             origin: origin.into(),
             key: KeySource::Store,
             checkpoint: CheckpointPolicy::default(),
+            segment_bytes: SEGMENT_BYTES_TARGET,
         }
     }
 }
@@ -194,6 +202,7 @@ pub struct Ledger {
     storage: Arc<dyn Storage>,
     origin: String,
     policy: CheckpointPolicy,
+    segment_bytes: u64,
     signer: NoteSigner,
     segments: Vec<SegmentMeta>,
     active: Option<ActiveSegment>,
@@ -220,6 +229,11 @@ impl Ledger {
     pub fn open(storage: Arc<dyn Storage>, config: Config) -> Result<Ledger, Error> {
         crate::note::validate_name(&config.origin)?;
         validate_policy(&config.checkpoint)?;
+        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_TARGET).contains(&config.segment_bytes) {
+            return Err(Error::Config {
+                reason: format!("segment_bytes {} out of range", config.segment_bytes),
+            });
+        }
         for dir in [SEGMENT_DIR, TILE_DIR] {
             storage
                 .create_dir_all(dir)
@@ -246,6 +260,7 @@ impl Ledger {
             storage,
             origin: config.origin,
             policy: config.checkpoint,
+            segment_bytes: config.segment_bytes,
             signer,
             segments,
             active,
@@ -605,7 +620,7 @@ impl Ledger {
         let Some(last) = self.segments.last() else {
             return Ok(());
         };
-        if last.sealed || last.file_len < SEGMENT_BYTES_TARGET || self.active.is_none() {
+        if last.sealed || last.file_len < self.segment_bytes || self.active.is_none() {
             return Ok(());
         }
         let footer = encode_footer(&Footer {

@@ -73,7 +73,7 @@ pub use crate::error::Error;
 pub use crate::heartbeat::Heartbeat;
 pub use crate::ledger::{
     AppendReceipt, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger, Records,
-    Recovery, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
+    Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
 };
 pub use crate::mem_storage::MemStorage;
 pub use crate::merkle::Hash;

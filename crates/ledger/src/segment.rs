@@ -266,7 +266,24 @@ pub fn check_block(header: &BlockHeader, frame: &[u8]) -> Result<(), FormatFault
 
 /// Decompress a checked frame's payload and split it into records.
 pub fn decode_records(header: &BlockHeader, frame: &[u8]) -> Result<Vec<Vec<u8>>, FormatFault> {
-    let payload = &frame[BLOCK_HEADER_BYTES..header.frame_len() as usize];
+    let mut records = Vec::with_capacity(header.record_count as usize);
+    for_each_record(header, frame, |record| records.push(record.to_vec()))?;
+    Ok(records)
+}
+
+/// Decompress a checked frame's payload and call `on_record` for each record in order,
+/// without copying them. On a framing error, the records before it have been passed.
+pub fn for_each_record(
+    header: &BlockHeader,
+    frame: &[u8],
+    mut on_record: impl FnMut(&[u8]),
+) -> Result<(), FormatFault> {
+    let payload = frame
+        .get(BLOCK_HEADER_BYTES..header.frame_len() as usize)
+        .ok_or(FormatFault::Truncated {
+            needed: header.frame_len(),
+            available: frame.len() as u64,
+        })?;
     let raw =
         zstd::bulk::decompress(payload, header.uncompressed_len as usize).map_err(|error| {
             FormatFault::Decompress {
@@ -279,7 +296,7 @@ pub fn decode_records(header: &BlockHeader, frame: &[u8]) -> Result<Vec<Vec<u8>>
             value: raw.len() as u64,
         });
     }
-    let mut records = Vec::with_capacity(header.record_count as usize);
+    let mut count = 0u32;
     let mut position = 0usize;
     while position < raw.len() {
         let Some(length_bytes) = raw.get(position..position + RECORD_FRAME_BYTES) else {
@@ -296,16 +313,23 @@ pub fn decode_records(header: &BlockHeader, frame: &[u8]) -> Result<Vec<Vec<u8>>
                 value: length as u64,
             });
         }
-        records.push(raw[position..position + length].to_vec());
+        count += 1;
+        if count > header.record_count {
+            return Err(FormatFault::Field {
+                field: "record_count",
+                value: u64::from(count),
+            });
+        }
+        on_record(&raw[position..position + length]);
         position += length;
     }
-    if records.len() != header.record_count as usize {
+    if count != header.record_count {
         return Err(FormatFault::Field {
             field: "record_count",
-            value: records.len() as u64,
+            value: u64::from(count),
         });
     }
-    Ok(records)
+    Ok(())
 }
 
 /// A parsed footer.

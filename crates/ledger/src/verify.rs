@@ -18,7 +18,7 @@ use crate::limits::{SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH};
 use crate::merkle::{self, EMPTY_ROOT, Hash, SubtreeSource, hex, leaf_hash};
 use crate::note::{Checkpoint, NoteVerifier};
 use crate::scan::{ScanError, scan_segment};
-use crate::segment::{SEGMENT_DIR, decode_block_header, decode_records, parse_segment_file_name};
+use crate::segment::{SEGMENT_DIR, decode_block_header, for_each_record, parse_segment_file_name};
 use crate::storage::{Storage, join};
 use crate::tiles::{
     TILE_BYTES, TILE_DIR, TileReader, TreeEdge, decode_tile_index, parse_tile, tile_path,
@@ -731,28 +731,38 @@ impl Run<'_> {
                     return false;
                 }
             }
-            return ok && fed == scan.record_count;
+            if fed != scan.record_count {
+                self.find(Finding::SegmentDamaged {
+                    path: path.to_owned(),
+                    offset: 0,
+                    seq: scan.first_seq + fed.min(scan.record_count),
+                    reason: format!(
+                        "sealed records yield {fed} records, the segment holds {}",
+                        scan.record_count
+                    ),
+                });
+                return false;
+            }
+            return ok;
         }
         for block in &scan.blocks {
             let frame = &bytes[block.offset as usize..(block.offset + block.frame_len) as usize];
-            let records =
-                decode_block_header(frame).and_then(|header| decode_records(&header, frame));
-            match records {
-                Ok(records) => {
-                    for record in &records {
-                        sink.push(record);
-                    }
-                    self.report.records_checked += records.len() as u64;
-                }
-                Err(fault) => {
-                    self.find(Finding::SegmentDamaged {
-                        path: path.to_owned(),
-                        offset: block.offset,
-                        seq: block.first_seq,
-                        reason: fault.to_string(),
-                    });
-                    return false;
-                }
+            let mut fed = 0u64;
+            let decoded = decode_block_header(frame).and_then(|header| {
+                for_each_record(&header, frame, |record| {
+                    sink.push(record);
+                    fed += 1;
+                })
+            });
+            self.report.records_checked += fed;
+            if let Err(fault) = decoded {
+                self.find(Finding::SegmentDamaged {
+                    path: path.to_owned(),
+                    offset: block.offset,
+                    seq: block.first_seq + fed,
+                    reason: fault.to_string(),
+                });
+                return false;
             }
         }
         ok

@@ -31,6 +31,7 @@ fn fixture_config() -> Config {
             every_records: 200,
             every: Duration::from_secs(3_600),
         },
+        segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
     }
 }
 

@@ -9,6 +9,7 @@ mod files;
 mod fixture;
 mod proofs;
 mod roundtrip;
+mod segments;
 mod tamper;
 
 use std::sync::Arc;
@@ -32,6 +33,15 @@ pub(crate) fn config_manual() -> Config {
             every_records: u64::MAX,
             every: Duration::from_secs(1 << 40),
         },
+        segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
+    }
+}
+
+/// [`config_manual`] with segments sealed every 4 KiB, so that tests see many.
+pub(crate) fn config_small_segments() -> Config {
+    Config {
+        segment_bytes: 4096,
+        ..config_manual()
     }
 }
 
@@ -43,10 +53,13 @@ pub(crate) fn open(storage: &MemStorage) -> Ledger {
 /// A deterministic record of roughly `len` bytes that looks a little like audit JSON.
 pub(crate) fn record(seq: u64, len: usize) -> Vec<u8> {
     let mut text = format!("{{\"auditID\":\"{seq:08x}\",\"verb\":\"get\",\"pad\":\"");
+    // xorshift noise, so that blocks compress like real events rather than to nothing
+    let mut state = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     while text.len() + 2 < len {
-        text.push(char::from(
-            b'a' + (seq.wrapping_mul(31).wrapping_add(text.len() as u64) % 26) as u8,
-        ));
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        text.push(char::from(b'a' + (state % 26) as u8));
     }
     text.push_str("\"}");
     text.into_bytes()

@@ -46,8 +46,8 @@ fn large_batch_spans_blocks_and_tiles() {
     ledger.append_batch(&records, at(0)).unwrap();
     let segments = ledger.segments();
     assert_eq!(segments.len(), 1);
-    // ~3 MB of records in ~1 MiB blocks compress well below their size.
-    assert!(segments[0].file_len < 1_000_000, "{}", segments[0].file_len);
+    // ~3 MB of records (random letters: ~4.7 bits each) are stored compressed.
+    assert!(segments[0].file_len < 2_000_000, "{}", segments[0].file_len);
     assert_eq!(ledger.read(2_999).unwrap(), records[2_999]);
     assert_eq!(ledger.read(0).unwrap(), records[0]);
     assert!(ledger.read(3_000).is_err());

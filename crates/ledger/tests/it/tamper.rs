@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use crate::{at, config_manual, record};
+use crate::{at, config_small_segments, record};
 use ledger::{Finding, Ledger, MemStorage, SIGNING_KEY_FILE, VerifyOptions, verify};
 
-/// A closed ledger of 700 records over two segments' worth of batches and three
-/// checkpoints, with full and partial tiles.
+/// A closed ledger of 700 records in batches of 100 over several sealed segments, with
+/// three checkpoints and full and partial tiles.
 fn built() -> MemStorage {
     let storage = MemStorage::new();
-    let mut ledger = Ledger::open(Arc::new(storage.clone()), config_manual()).unwrap();
+    let mut ledger = Ledger::open(Arc::new(storage.clone()), config_small_segments()).unwrap();
     for batch in 0..7u64 {
         let records: Vec<Vec<u8>> = (batch * 100..batch * 100 + 100)
             .map(|seq| record(seq, 300))
@@ -55,7 +55,7 @@ proptest! {
         bytes[offset] ^= mask;
         storage.set_file(path, bytes);
         let found = detected(&storage);
-        let opened = Ledger::open(Arc::new(storage.clone()), config_manual());
+        let opened = Ledger::open(Arc::new(storage.clone()), config_small_segments());
         prop_assert!(found || opened.is_err(), "flip of {} at {} undetected", path, offset);
     }
 }
@@ -64,7 +64,7 @@ proptest! {
 fn truncated_store_is_caught_by_an_external_checkpoint() {
     // A witness kept the checkpoint of a longer log ...
     let storage = built();
-    let mut ledger = Ledger::open(Arc::new(storage.clone()), config_manual()).unwrap();
+    let mut ledger = Ledger::open(Arc::new(storage.clone()), config_small_segments()).unwrap();
     ledger.append_batch(&[b"later".as_slice()], at(20)).unwrap();
     ledger.close(at(21)).unwrap();
     let kept = ledger_latest(&storage);
@@ -100,19 +100,21 @@ fn ledger_latest(storage: &MemStorage) -> String {
     String::from_utf8(storage.file(ledger::CHECKPOINT_FILE).unwrap()).unwrap()
 }
 
-#[test]
-fn removed_segment_and_replaced_records_are_found() {
-    let storage = built();
-    let segments: Vec<String> = storage
+fn segment_paths(storage: &MemStorage) -> Vec<String> {
+    storage
         .paths()
         .into_iter()
         .filter(|p| p.starts_with("segments/"))
-        .collect();
-    assert_eq!(segments.len(), 1);
-    // Rewrite the store with the records of batch 3 reordered: recompute the whole ledger
-    // with swapped records and graft its segment onto the original checkpoints.
+        .collect()
+}
+
+#[test]
+fn reordered_records_are_found_and_located() {
+    let storage = built();
+    // Re-create the store with records 310 and 311 swapped and graft its segments onto
+    // the original tiles and checkpoints.
     let forged = MemStorage::new();
-    let mut ledger = Ledger::open(Arc::new(forged.clone()), config_manual()).unwrap();
+    let mut ledger = Ledger::open(Arc::new(forged.clone()), config_small_segments()).unwrap();
     for batch in 0..7u64 {
         let mut records: Vec<Vec<u8>> = (batch * 100..batch * 100 + 100)
             .map(|seq| record(seq, 300))
@@ -123,28 +125,59 @@ fn removed_segment_and_replaced_records_are_found() {
         ledger.append_batch(&records, at(batch)).unwrap();
     }
     drop(ledger);
-    storage.set_file(&segments[0], forged.file(&segments[0]).unwrap());
+    for path in segment_paths(&storage) {
+        storage.delete_file(&path);
+    }
+    for path in segment_paths(&forged) {
+        storage.set_file(&path, forged.file(&path).unwrap());
+    }
+    let report = verify(&storage, &VerifyOptions::default()).unwrap();
+    let findings = &report.findings;
+    assert!(
+        findings
+            .iter()
+            .any(|f| matches!(f, Finding::CheckpointRootMismatch { size: 700, .. })),
+        "{findings:?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| matches!(f, Finding::TileMismatch { seq: Some(310), .. })),
+        "{findings:?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| matches!(f, Finding::CheckpointRootMismatch { size: 100, .. })),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn removed_or_duplicated_segments_are_found() {
+    let storage = built();
+    let segments = segment_paths(&storage);
+    assert!(segments.len() >= 3, "{segments:?}");
+
+    // A middle segment removed.
+    storage.delete_file(&segments[1]);
     let report = verify(&storage, &VerifyOptions::default()).unwrap();
     assert!(
         report
             .findings
             .iter()
-            .any(|f| matches!(f, Finding::CheckpointRootMismatch { .. })),
+            .any(|f| matches!(f, Finding::SegmentSequence { .. })),
         "{:?}",
         report.findings
     );
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| matches!(f, Finding::TileMismatch { seq: Some(310), .. })),
-        "{:?}",
-        report.findings
-    );
+    assert!(matches!(
+        Ledger::open(Arc::new(storage.clone()), config_small_segments()),
+        Err(ledger::Error::Corrupt { .. })
+    ));
 
-    // A segment removed entirely.
+    // The last segment removed: the checkpoint reveals it.
     let storage = built();
-    storage.delete_file(&segments[0]);
+    storage.delete_file(segments.last().unwrap());
     let report = verify(&storage, &VerifyOptions::default()).unwrap();
     assert!(
         report
@@ -154,5 +187,14 @@ fn removed_segment_and_replaced_records_are_found() {
         "{:?}",
         report.findings
     );
-    assert!(Ledger::open(Arc::new(storage.clone()), config_manual()).is_err());
+    assert!(matches!(
+        Ledger::open(Arc::new(storage.clone()), config_small_segments()),
+        Err(ledger::Error::BehindCheckpoint { .. })
+    ));
+
+    // A segment's contents duplicated over the next one.
+    let storage = built();
+    storage.set_file(&segments[2], storage.file(&segments[1]).unwrap());
+    let report = verify(&storage, &VerifyOptions::default()).unwrap();
+    assert!(!report.is_intact());
 }
