@@ -1,1 +1,61 @@
-fn main() {}
+//! `auditrail`: the command line. Thin glue: parse arguments, run one command, map its result
+//! to an exit code. The work lives in the library crates.
+//!
+//! Exit codes: 0 success, 1 a finding (for example tampering found by `verify`), 2 bad usage
+//! or bad input.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// mimalloc instead of the system allocator: decoding allocates many small strings per event
+/// and frees them in batches, which glibc's allocator handles at a quarter of the run time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod cli;
+mod convert;
+mod input;
+mod limits;
+mod policy_check;
+mod policy_file;
+
+/// What a command tells `main` besides errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Everything went as asked.
+    Success,
+    /// The command ran, but some input was bad (exit 2).
+    BadInput,
+}
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let result = match args.command {
+        cli::Command::Convert(command) => convert::run(&command, &args.common),
+        cli::Command::Policy(cli::PolicyCommand::Check(command)) => {
+            policy_check::run(&command, &args.common)
+        }
+    };
+    match result {
+        Ok(Status::Success) => ExitCode::SUCCESS,
+        Ok(Status::BadInput) => ExitCode::from(2),
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut stderr = std::io::stderr().lock();
+            // Nothing useful can be done if standard error itself is gone.
+            let _ = writeln!(stderr, "auditrail: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A reader that closed the pipe (`auditrail convert … | head`) is not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

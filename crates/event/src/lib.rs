@@ -560,6 +560,9 @@ impl AuditEvent {
             + self.id.len()
             + self.verb.len()
             + self.uri.len()
+            + self.paths.iter().map(|path| path.len() + 3).sum::<usize>()
+            + self.node.as_ref().map_or(0, String::len)
+            + self.method.as_ref().map_or(0, String::len)
             + actor_size(&self.user)
             + self.impersonated_user.as_ref().map_or(0, actor_size)
             + object_size

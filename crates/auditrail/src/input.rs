@@ -1,0 +1,321 @@
+//! Reading inputs: files or standard input, framed into records, decoded, with progress on a
+//! terminal and every diagnostic reported with its file and line.
+//!
+//! Every line read is accounted for: it gave events, it was blank, or it gave an error
+//! diagnostic (malformed). The counts come back in [`InputStats`].
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use event::AuditEvent;
+use formats::frame::{self, Framing, LineFramer};
+use formats::{Decoder, Diagnostic, InputFormat};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::limits::{DIAGNOSTICS_PRINTED_MAX, EVENT_BATCH_MAX, READ_CHUNK_BYTES};
+
+/// What was read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct InputStats {
+    /// Inputs read.
+    pub(crate) inputs: u64,
+    /// Bytes read.
+    pub(crate) bytes: u64,
+    /// Records (non-blank lines, or JSON values of a document) read.
+    pub(crate) records: u64,
+    /// Events decoded.
+    pub(crate) events: u64,
+    /// Records that could not be decoded.
+    pub(crate) malformed: u64,
+    /// Records decoded with a warning.
+    pub(crate) warnings: u64,
+}
+
+/// A batch of decoded events with, for each, the input bytes it came from.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) events: Vec<AuditEvent>,
+    /// `input_bytes[i]` is the size of the record `events[i]` was decoded from (shared equally
+    /// when one record held several events).
+    pub(crate) input_bytes: Vec<u64>,
+}
+
+/// Reads `paths` (standard input for none or `-`), calling `sink` with each batch of events.
+pub(crate) fn read_inputs(
+    paths: &[PathBuf],
+    format: InputFormat,
+    quiet: bool,
+    mut sink: impl FnMut(&mut Batch) -> Result<()>,
+) -> Result<InputStats> {
+    let stdin_only = [PathBuf::from("-")];
+    let paths = if paths.is_empty() {
+        &stdin_only[..]
+    } else {
+        paths
+    };
+    let total_bytes: Option<u64> = paths
+        .iter()
+        .map(|path| {
+            if is_stdin(path) {
+                None
+            } else {
+                std::fs::metadata(path).ok().map(|m| m.len())
+            }
+        })
+        .sum();
+    let progress = Progress::new(total_bytes, quiet);
+    let mut reader = InputReader {
+        format,
+        stats: InputStats::default(),
+        printed: 0,
+        progress,
+    };
+    for path in paths {
+        reader.read_path(path, &mut sink)?;
+    }
+    reader.progress.finish();
+    if reader.printed < reader.reported() {
+        eprintln_clear(&format!(
+            "auditrail: {} more diagnostics not shown",
+            reader.reported() - reader.printed
+        ));
+    }
+    Ok(reader.stats)
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+struct InputReader {
+    format: InputFormat,
+    stats: InputStats,
+    printed: u64,
+    progress: Progress,
+}
+
+impl InputReader {
+    fn reported(&self) -> u64 {
+        self.stats.malformed + self.stats.warnings
+    }
+
+    fn read_path(
+        &mut self,
+        path: &Path,
+        sink: &mut impl FnMut(&mut Batch) -> Result<()>,
+    ) -> Result<()> {
+        self.stats.inputs += 1;
+        if is_stdin(path) {
+            let stdin = std::io::stdin();
+            return self
+                .read_stream("-", &mut stdin.lock(), sink)
+                .context("cannot read standard input");
+        }
+        let name = path.display().to_string();
+        let mut file = File::open(path).with_context(|| {
+            format!("cannot open {name}: check the path and that you may read it")
+        })?;
+        self.read_stream(&name, &mut file, sink)
+            .with_context(|| format!("cannot read {name}"))
+    }
+
+    fn read_stream(
+        &mut self,
+        name: &str,
+        stream: &mut dyn Read,
+        sink: &mut impl FnMut(&mut Batch) -> Result<()>,
+    ) -> Result<()> {
+        let mut decoder = Decoder::new(self.format, name);
+        let mut state = DecodeState::default();
+        let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+        let first = read_full(stream, &mut chunk)?;
+        self.account_bytes(first as u64);
+        let framing = frame::detect(&chunk[..first], first < chunk.len());
+        if framing == Framing::Document {
+            let mut document = chunk[..first].to_vec();
+            let room = formats::limits::DOCUMENT_BYTES_MAX.saturating_sub(first) as u64 + 1;
+            stream.take(room).read_to_end(&mut document)?;
+            self.account_bytes((document.len() - first) as u64);
+            if document.len() > formats::limits::DOCUMENT_BYTES_MAX {
+                anyhow::bail!(
+                    "the JSON document in {name} is larger than {} bytes; write it as one event per line",
+                    formats::limits::DOCUMENT_BYTES_MAX
+                );
+            }
+            decoder.decode_document(&document, &mut state.batch.events, &mut state.diagnostics);
+            let count = state.batch.events.len() as u64;
+            let share = document.len() as u64 / count.max(1);
+            state
+                .batch
+                .input_bytes
+                .resize(state.batch.events.len(), share);
+            self.stats.records += count.max(1);
+        } else {
+            let mut framer = LineFramer::new();
+            let mut outcome = Ok(());
+            let mut length = first;
+            loop {
+                framer.push(&chunk[..length], |line| {
+                    self.decode_line(&mut decoder, &mut state, &line);
+                });
+                self.flush_if_full(name, &mut state, sink, &mut outcome);
+                outcome?;
+                outcome = Ok(());
+                length = stream.read(&mut chunk)?;
+                if length == 0 {
+                    break;
+                }
+                self.account_bytes(length as u64);
+            }
+            framer.finish(|line| self.decode_line(&mut decoder, &mut state, &line));
+        }
+        decoder.finish(&mut state.batch.events, &mut state.diagnostics);
+        state.batch.input_bytes.resize(state.batch.events.len(), 0);
+        self.flush(name, &mut state, sink)
+    }
+
+    fn decode_line(
+        &mut self,
+        decoder: &mut Decoder,
+        state: &mut DecodeState,
+        line: &frame::Line<'_>,
+    ) {
+        if line.bytes.iter().all(u8::is_ascii_whitespace) && !line.overlong {
+            return;
+        }
+        self.stats.records += 1;
+        let before = state.batch.events.len();
+        decoder.decode_line(line, &mut state.batch.events, &mut state.diagnostics);
+        let produced = (state.batch.events.len() - before) as u64;
+        if let Some(share) = (line.length + 1).checked_div(produced) {
+            state
+                .batch
+                .input_bytes
+                .resize(state.batch.events.len(), share);
+        }
+    }
+
+    fn flush_if_full(
+        &mut self,
+        name: &str,
+        state: &mut DecodeState,
+        sink: &mut impl FnMut(&mut Batch) -> Result<()>,
+        outcome: &mut Result<()>,
+    ) {
+        if state.batch.events.len() >= EVENT_BATCH_MAX || !state.diagnostics.is_empty() {
+            *outcome = self.flush(name, state, sink);
+        }
+    }
+
+    fn flush(
+        &mut self,
+        name: &str,
+        state: &mut DecodeState,
+        sink: &mut impl FnMut(&mut Batch) -> Result<()>,
+    ) -> Result<()> {
+        self.report(name, &state.diagnostics);
+        state.diagnostics.clear();
+        self.stats.events += state.batch.events.len() as u64;
+        self.progress.events(self.stats.events);
+        let result = sink(&mut state.batch);
+        state.batch.events.clear();
+        state.batch.input_bytes.clear();
+        result
+    }
+
+    fn report(&mut self, name: &str, diagnostics: &[Diagnostic]) {
+        let mut last_error_line = None;
+        for diagnostic in diagnostics {
+            // One malformed record can give several errors (one per list item).
+            if diagnostic.is_error() {
+                if last_error_line != Some(diagnostic.line) {
+                    self.stats.malformed += 1;
+                }
+                last_error_line = Some(diagnostic.line);
+            } else {
+                self.stats.warnings += 1;
+            }
+            if (self.printed as usize) < DIAGNOSTICS_PRINTED_MAX {
+                self.printed += 1;
+                let message = format!("{name}:{diagnostic}");
+                self.progress.bar.suspend(|| eprintln_clear(&message));
+            }
+        }
+    }
+
+    fn account_bytes(&mut self, bytes: u64) {
+        self.stats.bytes += bytes;
+        self.progress.bar.inc(bytes);
+    }
+}
+
+#[derive(Default)]
+struct DecodeState {
+    batch: Batch,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads until `buffer` is full or the stream ends; returns the bytes read.
+fn read_full(stream: &mut dyn Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match stream.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes one line to standard error.
+pub(crate) fn eprintln_clear(message: &str) {
+    use std::io::Write;
+    // Nothing useful can be done when standard error is gone.
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
+/// A progress bar on standard error when it is a terminal; nothing otherwise.
+pub(crate) struct Progress {
+    pub(crate) bar: ProgressBar,
+}
+
+impl Progress {
+    pub(crate) fn new(total_bytes: Option<u64>, quiet: bool) -> Progress {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Progress {
+                bar: ProgressBar::hidden(),
+            };
+        }
+        let bar = match total_bytes {
+            Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        };
+        let template = if total_bytes.is_some() {
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} (eta {eta})"
+        } else {
+            "{spinner} [{elapsed_precise}] {bytes} {binary_bytes_per_sec} {msg}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress { bar }
+    }
+
+    fn events(&self, events: u64) {
+        if !self.bar.is_hidden() {
+            let per_second = events as f64 / self.bar.elapsed().as_secs_f64().max(0.001);
+            self.bar
+                .set_message(format!("{events} events, {per_second:.0}/s"));
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

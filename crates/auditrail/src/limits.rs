@@ -1,0 +1,18 @@
+//! Named limits of the command line.
+
+/// Bytes read from an input at a time.
+pub(crate) const READ_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Output is written in blocks of about this size.
+pub(crate) const WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Events decoded before they are handed on for policy and encoding.
+pub(crate) const EVENT_BATCH_MAX: usize = 4096;
+
+/// Diagnostics printed per run; past this only a count is given.
+pub(crate) const DIAGNOSTICS_PRINTED_MAX: usize = 1000;
+
+/// Largest policy file read.
+pub(crate) const POLICY_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+const _: () = assert!(READ_CHUNK_BYTES <= formats::limits::LINE_BYTES_MAX);

@@ -1,0 +1,192 @@
+use std::io::Write;
+
+use crate::{example_policy, run, sample, text};
+
+#[test]
+fn v1_log_converts_to_itself_byte_for_byte() {
+    let path = sample("v1-log.jsonl");
+    let output = run(&["convert", "--to", "k8s", path.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        std::fs::read_to_string(&path).unwrap()
+    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("11 events read from 1 input"), "{stderr}");
+    assert!(
+        stderr.contains("0 dropped by policy; 11 written"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn standard_input_is_read_with_dash_or_no_file() {
+    let input = std::fs::read(sample("v1-log.jsonl")).unwrap();
+    for args in [&["convert", "-"][..], &["convert"][..]] {
+        let output = run(args, &input);
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(output.stdout, input);
+    }
+}
+
+#[test]
+fn malformed_lines_are_reported_with_file_and_line_and_the_rest_goes_on() {
+    let path = sample("malformed.jsonl");
+    let output = run(&["convert", "--to", "jsonl", path.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    for line in [2, 3, 6, 7, 10] {
+        assert!(
+            stderr.contains(&format!("malformed.jsonl:line {line}: error:")),
+            "line {line} in {stderr}"
+        );
+    }
+    assert!(stderr.contains("5 malformed records"), "{stderr}");
+    assert_eq!(text(&output.stdout).lines().count(), 3);
+}
+
+#[test]
+fn every_output_format_writes_one_json_object_per_event() {
+    for (to, key) in [("k8s", "auditID"), ("jsonl", "origin")] {
+        let path = sample("webhook-eventlist.json");
+        let output = run(&["convert", "--to", to, path.to_str().unwrap()], b"");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{to}: {}",
+            text(&output.stderr)
+        );
+        let stdout = text(&output.stdout);
+        assert_eq!(stdout.lines().count(), 3, "{to}");
+        for line in stdout.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(value.get(key).is_some(), "{to}: {line}");
+        }
+    }
+}
+
+#[test]
+fn legacy_lines_convert_to_v1() {
+    let path = sample("legacy.log");
+    let output = run(
+        &["convert", "--from", "k8s-legacy", path.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let first: serde_json::Value =
+        serde_json::from_str(text(&output.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(first["objectRef"]["resource"], "pods");
+    assert_eq!(first["user"]["groups"][0], "dev-team");
+}
+
+#[test]
+fn policy_drops_and_redacts_before_writing() {
+    let path = sample("v1-log.jsonl");
+    let policy = example_policy();
+    let output = run(
+        &[
+            "convert",
+            "--policy",
+            policy.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    // RequestReceived is omitted and /healthz is at level None.
+    assert!(!stdout.contains("\"stage\":\"RequestReceived\""));
+    assert!(!stdout.contains("/healthz"));
+    // The Secret's data is at Metadata level: no body at all, so no secret.
+    assert!(!stdout.contains("czNjcjN0LXBhc3M="), "{stdout}");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("dropped by policy"), "{stderr}");
+}
+
+#[test]
+fn generated_traffic_never_leaks_secret_data_through_the_example_policy() {
+    let events: Vec<event::AuditEvent> = synth::Generator::new(11, synth::SynthConfig::default())
+        .take(5000)
+        .collect();
+    let mut secrets = Vec::new();
+    let mut input = Vec::new();
+    for event in &events {
+        formats::k8s::encode(event, &mut input);
+        for body in [&event.request_object, &event.response_object]
+            .into_iter()
+            .flatten()
+        {
+            collect_secret_values(&serde_json::from_str(body.get()).unwrap(), &mut secrets);
+        }
+    }
+    assert!(
+        !secrets.is_empty(),
+        "the generator should produce Secret bodies"
+    );
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&input).unwrap();
+    let policy = example_policy();
+    // The example policy keeps Secrets at Metadata; RequestResponse everywhere shows that
+    // redaction (not only the level) protects them.
+    let everything = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        everything.path(),
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: RequestResponse\n",
+    )
+    .unwrap();
+    for policy in [policy.as_path(), everything.path()] {
+        let output = run(
+            &[
+                "convert",
+                "--policy",
+                policy.to_str().unwrap(),
+                file.path().to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stdout = text(&output.stdout);
+        for secret in &secrets {
+            assert!(!stdout.contains(secret.as_str()), "secret {secret} leaked");
+        }
+    }
+}
+
+/// Values of `data`/`stringData` in Secret objects (and Secret items of lists).
+fn collect_secret_values(value: &serde_json::Value, out: &mut Vec<String>) {
+    if value.get("kind").and_then(|kind| kind.as_str()) == Some("Secret") {
+        for key in ["data", "stringData"] {
+            if let Some(map) = value.get(key).and_then(|map| map.as_object()) {
+                out.extend(
+                    map.values()
+                        .filter_map(|v| v.as_str())
+                        .filter(|v| v.len() >= 8)
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    if let Some(items) = value.get("items").and_then(|items| items.as_array()) {
+        for item in items {
+            collect_secret_values(item, out);
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_that_says_what_to_do() {
+    let output = run(&["convert", "/nonexistent/audit.log"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("cannot open /nonexistent/audit.log"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let output = run(&["convert", "--to", "yaml"], b"");
+    assert_eq!(output.status.code(), Some(2));
+}
