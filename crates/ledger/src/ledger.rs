@@ -55,6 +55,10 @@ pub enum KeySource {
     /// [`NoteSigner::from_signer_key`] from a file of their choosing). Its name must
     /// equal the origin.
     Signer(Box<NoteSigner>),
+    /// A signer-key file chosen by the operator (`PRIVATE+KEY+…` text, as written to
+    /// `signing.key`), read from the real file system. On Unix it must not be readable
+    /// or writable by group or others.
+    File(std::path::PathBuf),
 }
 
 /// When checkpoints are written, besides explicit [`Ledger::checkpoint`] and
@@ -674,13 +678,19 @@ impl Ledger {
     // ---- tiles and checkpoints -----------------------------------------------------
 
     fn write_pending_tiles(&mut self) -> Result<(), Error> {
-        while let Some(tile) = self.pending_tiles.first() {
+        let mut written = 0;
+        let mut result = Ok(());
+        for tile in &self.pending_tiles {
             let path = tile_path(tile.level, tile.index, TILE_WIDTH);
-            write_creating_dirs(self.storage.as_ref(), &path, &tile_bytes(&tile.hashes))?;
+            result = write_creating_dirs(self.storage.as_ref(), &path, &tile_bytes(&tile.hashes));
+            if result.is_err() {
+                break;
+            }
             self.unsynced_tiles.insert(path);
-            self.pending_tiles.remove(0);
+            written += 1;
         }
-        Ok(())
+        self.pending_tiles.drain(..written);
+        result
     }
 
     fn write_partial_tiles(&mut self) -> Result<(), Error> {
@@ -972,6 +982,7 @@ fn write_creating_dirs(storage: &dyn Storage, path: &str, bytes: &[u8]) -> Resul
 fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Error> {
     let signer = match &config.key {
         KeySource::Signer(signer) => NoteSigner::from_signer_key(&signer.signer_key())?,
+        KeySource::File(path) => read_key_file(path)?,
         KeySource::Store => match storage
             .len(SIGNING_KEY_FILE)
             .map_err(|e| Error::io(SIGNING_KEY_FILE, e))?
@@ -1028,6 +1039,30 @@ fn load_signer(storage: &dyn Storage, config: &Config) -> Result<NoteSigner, Err
         Err(error) => return Err(Error::io(VERIFIER_KEY_FILE, error)),
     }
     Ok(signer)
+}
+
+fn read_key_file(path: &std::path::Path) -> Result<NoteSigner, Error> {
+    let shown = path.display().to_string();
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(&shown, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::Config {
+                reason: format!(
+                    "signing key {shown} has mode {:o}; it must be 0600 or stricter",
+                    mode & 0o777
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = metadata;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(&shown, e))?;
+    Ok(NoteSigner::from_signer_key(
+        text.strip_suffix('\n').unwrap_or(&text),
+    )?)
 }
 
 fn open_checkpoint_log(

@@ -29,12 +29,40 @@ struct MemState {
     failing_syncs: u32,
 }
 
+/// A file: its current bytes, and what survives a crash, which is `data[..durable_len]`
+/// unless the file was rewritten since its last sync (then `durable_snapshot`).
 #[derive(Debug, Default, Clone)]
 struct MemFile {
     data: Vec<u8>,
-    durable: Vec<u8>,
+    durable_len: usize,
+    durable_snapshot: Option<Vec<u8>>,
     entry_durable: bool,
     private: bool,
+}
+
+impl MemFile {
+    fn synced(bytes: Vec<u8>, private: bool) -> MemFile {
+        MemFile {
+            durable_len: bytes.len(),
+            data: bytes,
+            durable_snapshot: None,
+            entry_durable: true,
+            private,
+        }
+    }
+
+    fn sync(&mut self) {
+        self.durable_len = self.data.len();
+        self.durable_snapshot = None;
+    }
+
+    fn rewrite(&mut self, bytes: Vec<u8>) {
+        if self.durable_snapshot.is_none() {
+            let durable = self.data[..self.durable_len.min(self.data.len())].to_vec();
+            self.durable_snapshot = Some(durable);
+        }
+        self.data = bytes;
+    }
 }
 
 impl MemStorage {
@@ -70,14 +98,14 @@ impl MemStorage {
         let mut state = self.lock();
         state.files.retain(|_, file| file.entry_durable);
         for (path, file) in state.files.iter_mut() {
-            if file.data.len() > file.durable.len() && file.data.starts_with(&file.durable) {
-                let unsynced = file.data.len() - file.durable.len();
+            if let Some(snapshot) = file.durable_snapshot.take() {
+                file.data = snapshot;
+            } else if file.data.len() > file.durable_len {
+                let unsynced = file.data.len() - file.durable_len;
                 let kept = keep(path, unsynced).min(unsynced);
-                file.data.truncate(file.durable.len() + kept);
-            } else {
-                file.data = file.durable.clone();
+                file.data.truncate(file.durable_len + kept);
             }
-            file.durable = file.data.clone();
+            file.sync();
         }
         state.failing_syncs = 0;
     }
@@ -90,10 +118,9 @@ impl MemStorage {
     /// Replace a file's contents (durably), as an attacker or a bad disk would.
     pub fn set_file(&self, path: &str, bytes: Vec<u8>) {
         let mut state = self.lock();
-        let file = state.files.entry(path.to_owned()).or_default();
-        file.data = bytes.clone();
-        file.durable = bytes;
-        file.entry_durable = true;
+        state
+            .files
+            .insert(path.to_owned(), MemFile::synced(bytes, false));
     }
 
     /// Remove a file, durably.
@@ -168,7 +195,7 @@ impl AppendFile for MemAppender {
             .files
             .get_mut(&self.path)
             .ok_or_else(|| not_found(&self.path))?;
-        file.durable = file.data.clone();
+        file.sync();
         Ok(())
     }
 }
@@ -244,7 +271,7 @@ impl Storage for MemStorage {
         let mut state = self.lock();
         let fits = MemStorage::charge(&mut state, bytes.len());
         let file = state.files.entry(path.to_owned()).or_default();
-        file.data = bytes[..fits].to_vec();
+        file.rewrite(bytes[..fits].to_vec());
         if fits < bytes.len() {
             return Err(storage_full());
         }
@@ -257,10 +284,10 @@ impl Storage for MemStorage {
             return Err(storage_full());
         }
         MemStorage::take_sync(&mut state)?;
-        let file = state.files.entry(path.to_owned()).or_default();
-        file.data = bytes.to_vec();
-        file.durable = bytes.to_vec();
-        file.entry_durable = true;
+        let private = state.files.get(path).is_some_and(|file| file.private);
+        state
+            .files
+            .insert(path.to_owned(), MemFile::synced(bytes.to_vec(), private));
         Ok(())
     }
 
@@ -276,15 +303,9 @@ impl Storage for MemStorage {
             return Err(storage_full());
         }
         MemStorage::take_sync(&mut state)?;
-        state.files.insert(
-            path.to_owned(),
-            MemFile {
-                data: bytes.to_vec(),
-                durable: bytes.to_vec(),
-                entry_durable: true,
-                private: true,
-            },
-        );
+        state
+            .files
+            .insert(path.to_owned(), MemFile::synced(bytes.to_vec(), true));
         Ok(())
     }
 
@@ -292,7 +313,7 @@ impl Storage for MemStorage {
         let mut state = self.lock();
         MemStorage::take_sync(&mut state)?;
         let file = state.files.get_mut(path).ok_or_else(|| not_found(path))?;
-        file.durable = file.data.clone();
+        file.sync();
         Ok(())
     }
 
@@ -312,7 +333,7 @@ impl Storage for MemStorage {
         MemStorage::take_sync(&mut state)?;
         let file = state.files.get_mut(path).ok_or_else(|| not_found(path))?;
         file.data.truncate(len as usize);
-        file.durable = file.data.clone();
+        file.sync();
         Ok(())
     }
 

@@ -61,6 +61,31 @@ fn file_storage_end_to_end_with_a_generated_key() {
     let report = verify(storage.as_ref(), &options).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
 
+    // The operator's own key file: accepted at 0600, refused when others may read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key_dir = tempfile::tempdir().unwrap();
+        let key_path = key_dir.path().join("operator.key");
+        let signer = ledger::NoteSigner::from_seed("auditrail.test/operator", [3; 32]).unwrap();
+        std::fs::write(&key_path, format!("{}\n", signer.signer_key())).unwrap();
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = tempfile::tempdir().unwrap();
+        let config = || Config {
+            key: ledger::KeySource::File(key_path.clone()),
+            ..Config::new("auditrail.test/operator")
+        };
+        let refused = Ledger::open(Arc::new(FileStorage::new(store.path())), config());
+        assert!(
+            matches!(refused, Err(ledger::Error::Config { .. })),
+            "{refused:?}"
+        );
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let ledger = Ledger::open(Arc::new(FileStorage::new(store.path())), config()).unwrap();
+        assert_eq!(ledger.verifier(), signer.verifier());
+        assert!(!store.path().join("signing.key").exists());
+    }
+
     // A different origin with the same key directory is refused.
     let wrong = Ledger::open(storage, Config::new("auditrail.test/other"));
     assert!(matches!(
