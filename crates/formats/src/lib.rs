@@ -16,6 +16,8 @@
 //! Architecture invariant: no I/O, no async, no clock. Everything here is a pure function of
 //! its input bytes, which is what makes it fuzzable and snapshot-testable.
 
+pub mod auditd;
+pub mod dcos;
 pub mod decoder;
 mod diagnostic;
 pub mod ecs;
@@ -25,6 +27,8 @@ pub mod jsonl;
 pub mod k8s;
 pub mod legacy;
 pub mod limits;
+pub mod mke;
+pub mod okd;
 pub mod request_info;
 
 pub use decoder::{Decoder, InputFormat};

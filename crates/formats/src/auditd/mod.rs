@@ -1,0 +1,1 @@
+//! Linux audit records (being written).

@@ -1,0 +1,1 @@
+//! dcos audit records (being written).

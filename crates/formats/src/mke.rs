@@ -1,0 +1,1 @@
+//! mke audit records (being written).

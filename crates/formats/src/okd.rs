@@ -1,0 +1,1 @@
+//! okd audit records (being written).
