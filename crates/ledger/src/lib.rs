@@ -49,9 +49,17 @@
 //!
 //! # Benchmarks
 //!
-//! `cargo bench -p ledger` runs the criterion benches in `benches/ledger.rs`: append
-//! throughput of ~1 KB records in batches of 100 and 1,000 on a temporary directory
-//! (fsync included), and verify throughput.
+//! `cargo bench -p ledger` runs the criterion benches in `benches/ledger.rs` (add
+//! `-- append` or `-- verify` to run one group): append throughput of ~0.8 KB
+//! audit-like records in batches of 100 and 1,000 on a temporary directory, fsync
+//! included; the same 1,000-record batch on [`MemStorage`] (CPU cost only: block
+//! framing, zstd, leaf hashes, tiles); and `verify` over a 50,000-record store.
+//!
+//! Measured once on the team's 2-vCPU VM while other builds were running (noisy):
+//! batch of 100 ≈ 0.57 ms (≈ 175k records/s), batch of 1,000 ≈ 4–10 ms
+//! (≈ 100k–250k records/s; fsync latency dominates), in memory ≈ 1.8 µs per record
+//! (≈ 560k records/s on one core), verify ≈ 700 MiB/s of record bytes, against
+//! ≈ 345 MB/s for `sha256sum` over random bytes on the same machine.
 
 mod checkpoint_log;
 mod error;
