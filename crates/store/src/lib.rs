@@ -1,0 +1,461 @@
+//! The audit trail's data directory: normalized events stored in the tamper-evident
+//! [`ledger`], each event once, with every unreadable input record kept in quarantine.
+//!
+//! ```text
+//! <data>/store.json        format version and the ledger's origin (its name in checkpoints)
+//! <data>/auditrail.lock    held exclusively by the one process that writes
+//! <data>/ledger/           the ledger: segments, tiles, checkpoints, keys (docs/ledger-format.md)
+//! <data>/index/keys.bin    the identity key of every ledger record (see `identity`)
+//! <data>/quarantine.jsonl  input records that could not be decoded, raw
+//! ```
+//!
+//! A ledger record is one event in auditrail's `jsonl` form (the normalized event, lossless)
+//! without the trailing newline, or a ledger heartbeat.
+//!
+//! Invariants:
+//! - An event is acknowledged ([`Store::append`] returns) only once the ledger made it
+//!   durable; the key index follows the ledger and is repaired from it on open.
+//! - An event whose identity key is already stored is not stored again (importing a file
+//!   twice, a retried webhook batch). Keys are derived data; `verify` recomputes them.
+//! - One writer at a time: [`Store::open`] takes an exclusive lock on the directory.
+//! - No HTTP, no async: the server and the command line drive a `Store` from their own
+//!   threads and pass the time in.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use event::{AuditEvent, Timestamp};
+use ledger::{CheckpointPolicy, Config, FileStorage, Heartbeat, KeySource, Ledger};
+use serde::{Deserialize, Serialize};
+
+mod identity;
+mod keys;
+pub mod limits;
+mod quarantine;
+mod verify;
+
+pub use identity::{Key, NO_KEY, key};
+pub use keys::KeyRepair;
+pub use quarantine::QuarantineEntry;
+pub use verify::{StoreFinding, StoreVerifyReport, verify};
+
+use crate::keys::KeyIndex;
+use crate::limits::{KEY_REBUILD_BATCH, STORE_META_BYTES_MAX};
+use crate::quarantine::Quarantine;
+
+/// Version of the data directory layout, in `store.json`.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file of the data directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process writes to the data directory.
+    #[error(
+        "{} is in use by another auditrail process; stop it, or use another --data directory",
+        path.display()
+    )]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// `store.json` is unreadable or of another version.
+    #[error("{}: {reason}", path.display())]
+    Meta {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The ledger refused.
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger::Error),
+    /// A stored record is not an event this version can read.
+    #[error("ledger record {seq} is not a readable event: {reason}")]
+    Record {
+        /// Its sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// The ledger's origin line for a new store (ignored for an existing one, whose origin is
+    /// in `store.json`). Default: `auditrail.local/<host name>`.
+    pub origin: Option<String>,
+    /// An operator-supplied signing key file instead of the one kept in the store.
+    pub signing_key: Option<PathBuf>,
+    /// When checkpoints are written besides at close; default: the ledger's.
+    pub checkpoint: Option<CheckpointPolicy>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoreMeta {
+    format: String,
+    version: u32,
+    origin: String,
+}
+
+const STORE_META_FORMAT: &str = "auditrail-store";
+
+/// The data directory, opened for writing.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    ledger: Ledger,
+    keys: KeyIndex,
+    quarantine: Quarantine,
+    repair: KeyRepair,
+    _lock: File,
+}
+
+/// Events ready to append: their records and identity keys. Preparing is pure and can run on
+/// any thread; [`Store::append`] only deduplicates and writes.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    records: Vec<Vec<u8>>,
+    keys: Vec<Key>,
+}
+
+impl Prepared {
+    /// Encodes `events` as ledger records with their keys.
+    pub fn from_events(events: &[AuditEvent]) -> Prepared {
+        let mut prepared = Prepared {
+            records: Vec::with_capacity(events.len()),
+            keys: Vec::with_capacity(events.len()),
+        };
+        for event in events {
+            prepared.push(event);
+        }
+        prepared
+    }
+
+    /// Adds one event.
+    pub fn push(&mut self, event: &AuditEvent) {
+        let mut record = Vec::with_capacity(1024);
+        formats::jsonl::encode(event, &mut record);
+        record.pop();
+        self.records.push(record);
+        self.keys.push(key(event));
+    }
+
+    /// Events prepared.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when there is nothing to append.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+/// What [`Store::append`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Events stored (now durable).
+    pub stored: u64,
+    /// Events skipped because an event with the same identity is stored.
+    pub duplicates: u64,
+    /// The ledger's tree size after the append.
+    pub tree_size: u64,
+}
+
+impl Store {
+    /// Opens the data directory at `root`, creating it on first use, and takes the writer's
+    /// lock. Repairs after a crash (the ledger's torn tail, the key index).
+    pub fn open(root: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(root.join("index")).map_err(io(root))?;
+        let lock_path = root.join("auditrail.lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: root.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        let meta = read_or_create_meta(root, options.origin)?;
+        let mut config = Config::new(meta.origin);
+        if let Some(path) = options.signing_key {
+            config.key = KeySource::File(path);
+        }
+        if let Some(policy) = options.checkpoint {
+            config.checkpoint = policy;
+        }
+        let storage = Arc::new(FileStorage::new(root.join("ledger")));
+        let ledger = Ledger::open(storage, config)?;
+        let keys = KeyIndex::open(&root.join("index").join("keys.bin"))?;
+        let quarantine = Quarantine::new(&root.join("quarantine.jsonl"));
+        let mut store = Store {
+            root: root.to_owned(),
+            ledger,
+            keys,
+            quarantine,
+            repair: KeyRepair::default(),
+            _lock: lock,
+        };
+        store.repair_keys()?;
+        Ok(store)
+    }
+
+    /// Brings the key index to exactly one key per ledger record.
+    fn repair_keys(&mut self) -> Result<(), StoreError> {
+        let tree_size = self.ledger.tree_size();
+        if self.keys.count() > tree_size {
+            self.repair.keys_removed = self.keys.count() - tree_size;
+            self.keys.truncate(tree_size)?;
+        }
+        while self.keys.count() < tree_size {
+            let end = tree_size.min(self.keys.count() + KEY_REBUILD_BATCH);
+            let mut keys = Vec::new();
+            for item in self.ledger.records(self.keys.count()..end) {
+                let (seq, record) = item?;
+                keys.push(record_key(seq, &record)?);
+            }
+            self.repair.keys_rebuilt += keys.len() as u64;
+            self.keys.append(&keys)?;
+        }
+        self.keys.sync()
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// What opening repaired in the key index (the ledger's own repairs are in
+    /// [`Ledger::recovery`]).
+    pub fn key_repair(&self) -> KeyRepair {
+        self.repair
+    }
+
+    /// The ledger, for reads and proofs.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Where quarantined records go.
+    pub fn quarantine_path(&self) -> &Path {
+        self.quarantine.path()
+    }
+
+    /// Records quarantined by this process.
+    pub fn quarantined(&self) -> u64 {
+        self.quarantine.written()
+    }
+
+    /// Stores the events of `prepared` that are not stored yet (also skipping repeats within
+    /// the batch), durably, as one ledger batch.
+    pub fn append(
+        &mut self,
+        prepared: Prepared,
+        now: SystemTime,
+    ) -> Result<AppendOutcome, StoreError> {
+        let mut records = Vec::with_capacity(prepared.records.len());
+        let mut keys = Vec::with_capacity(prepared.keys.len());
+        let mut batch_keys = std::collections::HashSet::with_capacity(prepared.keys.len());
+        let mut duplicates = 0;
+        for (record, key) in prepared.records.into_iter().zip(prepared.keys) {
+            if self.keys.contains(&key) || !batch_keys.insert(key) {
+                duplicates += 1;
+                continue;
+            }
+            records.push(record);
+            keys.push(key);
+        }
+        if !records.is_empty() {
+            self.ledger.append_batch(&records, now)?;
+            self.keys.append(&keys)?;
+        }
+        Ok(AppendOutcome {
+            stored: records.len() as u64,
+            duplicates,
+            tree_size: self.ledger.tree_size(),
+        })
+    }
+
+    /// Appends a heartbeat leaf (an idle period made provable).
+    pub fn heartbeat(&mut self, now: SystemTime) -> Result<(), StoreError> {
+        self.ledger.append_heartbeat(now)?;
+        self.keys.append(&[NO_KEY])
+    }
+
+    /// Keeps malformed input records in `quarantine.jsonl`, durably.
+    pub fn quarantine(
+        &mut self,
+        entries: &[QuarantineEntry],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.quarantine.write(entries, timestamp(now))
+    }
+
+    /// Signs and stores a checkpoint of the current tree; returns its text.
+    pub fn checkpoint(&mut self, now: SystemTime) -> Result<String, StoreError> {
+        Ok(self.ledger.checkpoint(now)?)
+    }
+
+    /// The sequence numbers of stored events whose id is `id` (a linear scan).
+    pub fn find_id(&self, id: &str) -> Result<Vec<u64>, StoreError> {
+        let needle = format!("\"id\":{}", serde_json::Value::String(id.to_owned()));
+        let mut found = Vec::new();
+        for item in self.ledger.records(0..self.ledger.tree_size()) {
+            let (seq, record) = item?;
+            if memchr_find(&record, needle.as_bytes())
+                && read_event(seq, &record)?.is_some_and(|event| event.id == id)
+            {
+                found.push(seq);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The event stored at `seq` (`None` for a heartbeat).
+    pub fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
+        let record = self.ledger.read(seq)?;
+        read_event(seq, &record)
+    }
+
+    /// Writes a final checkpoint and releases the directory.
+    pub fn close(self, now: SystemTime) -> Result<(), StoreError> {
+        self.keys.sync()?;
+        self.ledger.close(now)?;
+        Ok(())
+    }
+}
+
+/// Reads a ledger record: an event, or `None` for a heartbeat.
+pub fn read_event(seq: u64, record: &[u8]) -> Result<Option<AuditEvent>, StoreError> {
+    if Heartbeat::parse(record).is_some() {
+        return Ok(None);
+    }
+    serde_json::from_slice(record)
+        .map(Some)
+        .map_err(|error| StoreError::Record {
+            seq,
+            reason: error.to_string(),
+        })
+}
+
+/// The identity key of a stored record.
+pub(crate) fn record_key(seq: u64, record: &[u8]) -> Result<Key, StoreError> {
+    Ok(read_event(seq, record)?.map_or(NO_KEY, |event| key(&event)))
+}
+
+/// The latest signed checkpoint of the store at `root`, read without opening it for writing.
+pub fn latest_checkpoint(root: &Path) -> Result<Option<String>, StoreError> {
+    let path = root.join("ledger").join(ledger::CHECKPOINT_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io { path, source }),
+    }
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+fn timestamp(now: SystemTime) -> Timestamp {
+    let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    Timestamp::from_unix_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
+}
+
+fn read_or_create_meta(root: &Path, origin: Option<String>) -> Result<StoreMeta, StoreError> {
+    let path = root.join("store.json");
+    let meta_error = |reason: String| StoreError::Meta {
+        path: path.clone(),
+        reason,
+    };
+    match std::fs::metadata(&path) {
+        Ok(metadata) => {
+            if metadata.len() > STORE_META_BYTES_MAX {
+                return Err(meta_error("too large to be a store.json".to_owned()));
+            }
+            let text = std::fs::read(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let meta: StoreMeta =
+                serde_json::from_slice(&text).map_err(|error| meta_error(error.to_string()))?;
+            if meta.format != STORE_META_FORMAT || meta.version != STORE_FORMAT_VERSION {
+                return Err(meta_error(format!(
+                    "format {} version {} is not {STORE_META_FORMAT} version {STORE_FORMAT_VERSION}; use the auditrail release that wrote it",
+                    meta.format, meta.version
+                )));
+            }
+            Ok(meta)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let meta = StoreMeta {
+                format: STORE_META_FORMAT.to_owned(),
+                version: STORE_FORMAT_VERSION,
+                origin: origin.unwrap_or_else(default_origin),
+            };
+            let text =
+                serde_json::to_vec_pretty(&meta).map_err(|error| meta_error(error.to_string()))?;
+            let temporary = root.join("store.json.tmp");
+            let io = |source| StoreError::Io {
+                path: temporary.clone(),
+                source,
+            };
+            let mut file = File::create(&temporary).map_err(io)?;
+            std::io::Write::write_all(&mut file, &text).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            std::fs::rename(&temporary, &path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if let Ok(directory) = File::open(root) {
+                let _ = directory.sync_all();
+            }
+            Ok(meta)
+        }
+        Err(source) => Err(StoreError::Io { path, source }),
+    }
+}
+
+/// `auditrail.local/<host name>`, the host name from the kernel when it can be read.
+fn default_origin() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        .collect();
+    format!(
+        "auditrail.local/{}",
+        if host.is_empty() { "localhost" } else { &host }
+    )
+}

@@ -1,0 +1,14 @@
+//! Named limits of the store.
+
+/// Bytes of one identity key in `index/keys.bin`.
+pub const KEY_BYTES: usize = 16;
+
+/// Raw bytes of a malformed record kept in the quarantine file (longer records are cut and
+/// marked as such).
+pub const QUARANTINE_RAW_BYTES_MAX: usize = 1024 * 1024;
+
+/// Largest `store.json`.
+pub const STORE_META_BYTES_MAX: u64 = 64 * 1024;
+
+/// Records read per step while rebuilding or verifying the key index.
+pub const KEY_REBUILD_BATCH: u64 = 65_536;

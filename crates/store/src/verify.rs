@@ -1,0 +1,219 @@
+//! Verifying a data directory without changing it: the ledger's own verification (every
+//! leaf, tile and checkpoint, external checkpoints) and, in parallel, the key index
+//! recomputed from the stored records. A tampered key index would make the store drop new
+//! events as duplicates, so it is covered like everything else the store reads.
+
+use std::fmt;
+use std::path::Path;
+
+use ledger::{FileStorage, Finding, VerifyOptions, VerifyReport};
+
+use crate::identity::NO_KEY;
+use crate::limits::KEY_BYTES;
+use crate::{StoreError, keys, record_key};
+
+/// Something wrong in a data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreFinding {
+    /// Found by the ledger's verification.
+    Ledger(Finding),
+    /// The key of record `seq` in `index/keys.bin` is not the key of the stored event.
+    KeyMismatch {
+        /// The record.
+        seq: u64,
+    },
+    /// `index/keys.bin` holds a different number of keys than there are records.
+    KeyCount {
+        /// Records read from the segments.
+        records: u64,
+        /// Keys in the file.
+        keys: u64,
+    },
+    /// A stored record is not a readable event.
+    UnreadableRecord {
+        /// The record.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The key index could not be read.
+    KeysUnreadable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for StoreFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreFinding::Ledger(finding) => write!(f, "ledger/{finding}"),
+            StoreFinding::KeyMismatch { seq } => {
+                write!(
+                    f,
+                    "index/keys.bin: key of record {seq} does not match the stored event"
+                )
+            }
+            StoreFinding::KeyCount { records, keys } => {
+                write!(f, "index/keys.bin: {keys} keys for {records} records")
+            }
+            StoreFinding::UnreadableRecord { seq, reason } => {
+                write!(f, "record {seq} is not a readable event: {reason}")
+            }
+            StoreFinding::KeysUnreadable { reason } => write!(f, "index/keys.bin: {reason}"),
+        }
+    }
+}
+
+/// What [`verify`] checked and found.
+#[derive(Debug, Clone, Default)]
+pub struct StoreVerifyReport {
+    /// The ledger's report.
+    pub ledger: VerifyReport,
+    /// Keys recomputed and compared.
+    pub keys_checked: u64,
+    /// Everything wrong, ledger findings first.
+    pub findings: Vec<StoreFinding>,
+}
+
+impl StoreVerifyReport {
+    /// Whether nothing was found.
+    pub fn is_intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Verifies the data directory at `root` without writing to it.
+pub fn verify(root: &Path, options: &VerifyOptions) -> Result<StoreVerifyReport, StoreError> {
+    let ledger_root = root.join("ledger");
+    if !ledger_root.is_dir() {
+        return Err(StoreError::Io {
+            path: ledger_root,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no ledger here: check --data, or import events first",
+            ),
+        });
+    }
+    let storage = FileStorage::new(&ledger_root);
+    let (ledger_report, key_findings) = std::thread::scope(|scope| {
+        let keys = scope.spawn(|| verify_keys(root));
+        let report = ledger::verify(&storage, options);
+        let keys = keys.join().unwrap_or_else(|_| {
+            (
+                0,
+                vec![StoreFinding::KeysUnreadable {
+                    reason: "verification thread failed".to_owned(),
+                }],
+            )
+        });
+        (report, keys)
+    });
+    let ledger_report = ledger_report?;
+    let (keys_checked, key_findings) = key_findings;
+    let mut findings: Vec<StoreFinding> = ledger_report
+        .findings
+        .iter()
+        .cloned()
+        .map(StoreFinding::Ledger)
+        .collect();
+    findings.extend(key_findings);
+    Ok(StoreVerifyReport {
+        ledger: ledger_report,
+        keys_checked,
+        findings,
+    })
+}
+
+/// Recomputes every key from the records in the segment files and compares.
+fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
+    let mut findings = Vec::new();
+    let keys = match keys::read_all(&root.join("index").join("keys.bin")) {
+        Ok(keys) => keys,
+        Err(error) => {
+            return (
+                0,
+                vec![StoreFinding::KeysUnreadable {
+                    reason: error.to_string(),
+                }],
+            );
+        }
+    };
+    let key_count = (keys.len() / KEY_BYTES) as u64;
+    let mut seq = 0u64;
+    let mut checked = 0u64;
+    let segments = match segment_files(&root.join("ledger").join("segments")) {
+        Ok(segments) => segments,
+        Err(error) => {
+            return (
+                0,
+                vec![StoreFinding::KeysUnreadable {
+                    reason: error.to_string(),
+                }],
+            );
+        }
+    };
+    for path in segments {
+        // Damaged segments are the ledger verification's findings; here, stop at them.
+        let Ok(bytes) = std::fs::read(&path) else {
+            break;
+        };
+        let mut position = ledger::segment::HEADER_BYTES;
+        while position < bytes.len() && !ledger::segment::is_footer(&bytes[position..]) {
+            let Ok(header) = ledger::segment::decode_block_header(&bytes[position..]) else {
+                break;
+            };
+            let frame = &bytes[position..];
+            if ledger::segment::check_block(&header, frame).is_err() {
+                break;
+            }
+            let result = ledger::segment::for_each_record(&header, frame, |record| {
+                let expected = match record_key(seq, record) {
+                    Ok(key) => Some(key),
+                    Err(error) => {
+                        findings.push(StoreFinding::UnreadableRecord {
+                            seq,
+                            reason: error.to_string(),
+                        });
+                        None
+                    }
+                };
+                let start = seq as usize * KEY_BYTES;
+                let stored = keys.get(start..start + KEY_BYTES);
+                if let (Some(expected), Some(stored)) = (expected, stored) {
+                    checked += 1;
+                    if stored != expected && !(expected == NO_KEY && stored == NO_KEY) {
+                        findings.push(StoreFinding::KeyMismatch { seq });
+                    }
+                }
+                seq += 1;
+            });
+            if result.is_err() {
+                break;
+            }
+            position += header.frame_len() as usize;
+        }
+    }
+    if key_count != seq {
+        findings.push(StoreFinding::KeyCount {
+            records: seq,
+            keys: key_count,
+        });
+    }
+    (checked, findings)
+}
+
+fn segment_files(directory: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        if ledger::segment::parse_segment_file_name(name).is_some() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
