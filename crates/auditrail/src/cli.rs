@@ -90,6 +90,14 @@ pub(crate) enum FromFormat {
     /// The Kubernetes log backend's legacy one-line format.
     #[value(name = "k8s-legacy")]
     K8sLegacy,
+    /// OpenShift/OKD 3.x master API log: two-line AUDIT: lines paired by id, one-line
+    /// stage= lines, v1beta1 JSON.
+    Okd,
+    /// Mirantis MKE / Docker UCP ucp-controller log: logrus audit lines, bare or in Docker's
+    /// json-file wrapper.
+    Mke,
+    /// DC/OS adminrouter auditlog() lines from journalctl text or journalctl -o json.
+    Dcos,
     /// auditrail's normalized JSON lines.
     Jsonl,
 }
@@ -100,6 +108,9 @@ impl FromFormat {
             FromFormat::Auto => formats::InputFormat::Auto,
             FromFormat::K8s => formats::InputFormat::K8s,
             FromFormat::K8sLegacy => formats::InputFormat::K8sLegacy,
+            FromFormat::Okd => formats::InputFormat::Okd,
+            FromFormat::Mke => formats::InputFormat::Mke,
+            FromFormat::Dcos => formats::InputFormat::Dcos,
             FromFormat::Jsonl => formats::InputFormat::Jsonl,
         }
     }

@@ -9,27 +9,37 @@ use serde_json::value::RawValue;
 use crate::diagnostic::{Diagnostic, excerpt};
 use crate::frame::Line;
 use crate::limits::LINE_BYTES_MAX;
-use crate::{jsonl, k8s, legacy};
+use crate::{dcos, jsonl, k8s, legacy, mke, okd};
 
 /// The format of an input, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputFormat {
-    /// Decide per line: Kubernetes JSON, the legacy one-line format, or auditrail's own JSON.
+    /// Decide per line: Kubernetes JSON, the legacy one-line format, OKD two-line lines, MKE
+    /// controller lines, DC/OS adminrouter lines, or auditrail's own JSON.
     Auto,
     /// Kubernetes `audit.k8s.io` JSON (events, `EventList`s, arrays).
     K8s,
     /// The Kubernetes log backend's `legacy` one-line format.
     K8sLegacy,
+    /// OpenShift/OKD 3.x master API log: two-line `AUDIT:` format, one-line `stage=`, JSON.
+    Okd,
+    /// Mirantis MKE / Docker UCP `ucp-controller` log (logrus JSON, json-file wrapper).
+    Mke,
+    /// DC/OS adminrouter `auditlog()` lines (journal text or `journalctl -o json`).
+    Dcos,
     /// auditrail's normalized JSON lines.
     Jsonl,
 }
 
 impl InputFormat {
     /// Every format with its command-line name.
-    pub const ALL: [(InputFormat, &'static str); 4] = [
+    pub const ALL: [(InputFormat, &'static str); 7] = [
         (InputFormat::Auto, "auto"),
         (InputFormat::K8s, "k8s"),
         (InputFormat::K8sLegacy, "k8s-legacy"),
+        (InputFormat::Okd, "okd"),
+        (InputFormat::Mke, "mke"),
+        (InputFormat::Dcos, "dcos"),
         (InputFormat::Jsonl, "jsonl"),
     ];
 
@@ -43,10 +53,18 @@ impl InputFormat {
 }
 
 /// Decodes the records of one input.
+///
+/// State that spans lines lives here: OKD request lines waiting for their response line,
+/// MKE lines Docker split into fragments, and the count of lines skipped as not audit records
+/// (other `ucp-controller` log lines, other adminrouter journal lines). Call [`Decoder::finish`]
+/// at the end of the input to flush it.
 #[derive(Debug)]
 pub struct Decoder {
     format: InputFormat,
     origin: Origin,
+    okd: okd::Pairing,
+    mke: mke::Joiner,
+    dcos_skipped: u64,
 }
 
 impl Decoder {
@@ -58,7 +76,21 @@ impl Decoder {
             line: None,
             offset: None,
         };
-        Decoder { format, origin }
+        Decoder {
+            format,
+            origin,
+            okd: okd::Pairing::default(),
+            mke: mke::Joiner::default(),
+            dcos_skipped: 0,
+        }
+    }
+
+    /// Lines read but skipped without an event or a diagnostic because they are not audit
+    /// records of a format that shares its stream with other logging: MKE controller lines
+    /// other than `msg":"audit"`, DC/OS adminrouter lines other than `auditlog()`. They are not
+    /// malformed; callers report the count so that every line stays accounted for.
+    pub fn skipped_records(&self) -> u64 {
+        self.mke.skipped() + self.dcos_skipped
     }
 
     /// Decodes one line. Blank lines are skipped silently.
@@ -89,33 +121,74 @@ impl Decoder {
         match self.format {
             InputFormat::K8s => k8s::decode(bytes, &self.origin, events, diagnostics),
             InputFormat::K8sLegacy => legacy::decode(bytes, &self.origin, events, diagnostics),
+            InputFormat::Okd => self.okd.decode(bytes, &self.origin, events, diagnostics),
+            InputFormat::Mke => self.mke.decode(bytes, &self.origin, events, diagnostics),
+            InputFormat::Dcos => self.decode_dcos(bytes, events, diagnostics),
             InputFormat::Jsonl => jsonl::decode(bytes, &self.origin, events, diagnostics),
             InputFormat::Auto => self.decode_auto(bytes, events, diagnostics),
         }
     }
 
+    /// Chooses the format of one line. The order matters for speed: the API server writes
+    /// every JSON event starting with `{"kind":`, so that check comes first and costs one
+    /// comparison; the other JSON shapes are told apart by their first key (jsonl `origin`,
+    /// Docker json-file `log`, logrus `audit`, journal `__CURSOR`/`__REALTIME_TIMESTAMP`), and
+    /// only a JSON line with none of these is searched for logrus's `"msg":`. Text lines with
+    /// `AUDIT: ` are legacy one-line (`stage=`) or OKD two-line; then DC/OS `auditlog()`.
     fn decode_auto(
         &mut self,
         bytes: &[u8],
         events: &mut Vec<AuditEvent>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        if bytes.starts_with(b"{\"origin\":") {
-            jsonl::decode(bytes, &self.origin, events, diagnostics);
-        } else if matches!(bytes.first(), Some(b'{' | b'[')) {
-            k8s::decode(bytes, &self.origin, events, diagnostics);
-        } else if legacy::detect(bytes) {
-            legacy::decode(bytes, &self.origin, events, diagnostics);
-        } else {
-            diagnostics.push(Diagnostic::error(
+        match bytes.first() {
+            Some(b'{') => {
+                if bytes.starts_with(b"{\"kind\":") {
+                    k8s::decode(bytes, &self.origin, events, diagnostics);
+                } else if bytes.starts_with(b"{\"origin\":") {
+                    jsonl::decode(bytes, &self.origin, events, diagnostics);
+                } else if mke::detect_json(bytes) {
+                    self.mke.decode(bytes, &self.origin, events, diagnostics);
+                } else if dcos::detect_journal_json(bytes) {
+                    self.decode_dcos(bytes, events, diagnostics);
+                } else if memchr::memmem::find(bytes, b"\"msg\":").is_some() {
+                    // A logrus line whose first key is not `audit`; a Kubernetes event that
+                    // merely contains "msg" is handed on to the Kubernetes decoder by MKE's.
+                    self.mke.decode(bytes, &self.origin, events, diagnostics);
+                } else {
+                    k8s::decode(bytes, &self.origin, events, diagnostics);
+                }
+            }
+            Some(b'[') => k8s::decode(bytes, &self.origin, events, diagnostics),
+            _ if legacy::detect(bytes) => match okd::line_kind(bytes) {
+                okd::LineKind::OneLine => legacy::decode(bytes, &self.origin, events, diagnostics),
+                okd::LineKind::TwoLine => {
+                    self.okd
+                        .decode_two_line(bytes, &self.origin, events, diagnostics);
+                }
+            },
+            _ if dcos::detect_text(bytes) => self.decode_dcos(bytes, events, diagnostics),
+            _ => diagnostics.push(Diagnostic::error(
                 self.origin.line.unwrap_or(0),
                 self.origin.offset.unwrap_or(0),
                 format!(
-                    "unrecognized line, expected Kubernetes audit JSON or a legacy \"AUDIT:\" line \
-                     (name the format with --from): {}",
+                    "unrecognized line: tried Kubernetes audit JSON, legacy and OKD \"AUDIT:\" \
+                     lines, MKE controller JSON, DC/OS adminrouter auditlog() lines and auditrail \
+                     jsonl (name the format with --from): {}",
                     excerpt(bytes)
                 ),
-            ));
+            )),
+        }
+    }
+
+    fn decode_dcos(
+        &mut self,
+        bytes: &[u8],
+        events: &mut Vec<AuditEvent>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        if dcos::decode(bytes, &self.origin, events, diagnostics) == dcos::Record::Other {
+            self.dcos_skipped += 1;
         }
     }
 
@@ -160,8 +233,13 @@ impl Decoder {
         }
     }
 
-    /// Ends the input. Formats that pair records across lines flush what is pending here.
-    pub fn finish(&mut self, _events: &mut Vec<AuditEvent>, _diagnostics: &mut Vec<Diagnostic>) {}
+    /// Ends the input. Formats that pair records across lines flush what is pending here: OKD
+    /// requests still waiting for a response (kept, marked as response missing) and an MKE
+    /// line whose last Docker fragment never came.
+    pub fn finish(&mut self, events: &mut Vec<AuditEvent>, diagnostics: &mut Vec<Diagnostic>) {
+        self.okd.finish(events);
+        self.mke.finish(events, diagnostics);
+    }
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {

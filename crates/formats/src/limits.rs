@@ -20,5 +20,21 @@ pub const DIAGNOSTIC_EXCERPT_BYTES_MAX: usize = 120;
 /// JSON nesting depth accepted (serde_json's own recursion limit is 128).
 pub const JSON_DEPTH_MAX: usize = 128;
 
+/// Most OKD request lines kept waiting for their response line. When the map is full the
+/// oldest request is given up as "response missing", so memory stays bounded whatever the
+/// input.
+pub const OKD_PENDING_REQUESTS_MAX: usize = 65_536;
+
+/// How long, in log time, an OKD request line waits for its response line before it is
+/// given up as "response missing". Long watches log their response when headers go out, so a
+/// real response never comes this late.
+pub const OKD_RESPONSE_WAIT_SECONDS: i64 = 600;
+
+/// Largest MKE line rejoined from Docker json-file fragments (Docker splits lines at 16 KiB;
+/// a Request-level audit line carries the request payload).
+pub const MKE_JOINED_LINE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
 const _: () = assert!(LINE_BYTES_MAX <= DOCUMENT_BYTES_MAX);
 const _: () = assert!(DIAGNOSTIC_EXCERPT_BYTES_MAX < 1024);
+const _: () = assert!(MKE_JOINED_LINE_BYTES_MAX <= LINE_BYTES_MAX);
+const _: () = assert!(OKD_PENDING_REQUESTS_MAX > 0 && OKD_RESPONSE_WAIT_SECONDS > 0);
