@@ -19,9 +19,74 @@ pub(crate) struct Args {
 pub(crate) enum Command {
     /// Decode, normalize, apply a policy and encode audit records; nothing is stored.
     Convert(ConvertArgs),
+    /// Decode, normalize, apply the policy and store events durably in the audit trail.
+    Import(ImportArgs),
+    /// Check that nothing in the audit trail was edited, removed, reordered or rolled back.
+    Verify(VerifyArgs),
+    /// Print an inclusion proof that an event is in the audit trail.
+    Prove(ProveArgs),
+    /// Print the latest signed checkpoint of the audit trail.
+    Checkpoint,
     /// Audit policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// Format of the input.
+    #[arg(long, value_enum, default_value_t = FromFormat::Auto)]
+    pub(crate) format: FromFormat,
+    /// Audit policy applied before anything is stored; without it every event is kept as
+    /// recorded, with the default redactions (Secret data, tokens, exec commands).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Name of the trail in its checkpoints, for a new data directory
+    /// (default: auditrail.local/<host name>).
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) origin: Option<String>,
+    /// Sign checkpoints with this key file (signed-note signer key, mode 0600) instead of the
+    /// key kept in the data directory.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// Input files; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// A signed checkpoint kept outside the data directory (by a SIEM, a witness, a ticket);
+    /// catches truncation and rollback. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Vec<PathBuf>,
+    /// The verifier key to trust instead of the one in the data directory (which an attacker
+    /// who rewrote the store could have replaced).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) verifier_key: Option<PathBuf>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = ReportOutput::Table)]
+    pub(crate) output: ReportOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProveArgs {
+    /// The event: its ledger sequence number, or its id (Kubernetes auditID; every stored
+    /// stage is proved).
+    #[arg(value_name = "EVENT_ID")]
+    pub(crate) event_id: String,
+    /// How to print the proof: C2SP tlog-proof text, or JSON with the exact record.
+    #[arg(long, value_enum, default_value_t = ProofOutput::Text)]
+    pub(crate) output: ProofOutput,
+}
+
+/// How `prove` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProofOutput {
+    /// The event and a c2sp.org/tlog-proof@v1 block.
+    Text,
+    /// One JSON document per event: record, event, proof.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +188,8 @@ pub(crate) enum ToFormat {
     K8s,
     /// auditrail's normalized events, one JSON object per line.
     Jsonl,
+    /// Elastic Common Schema documents, one per line (Filebeat/Kibana field names).
+    Ecs,
 }
 
 /// How reports are printed.

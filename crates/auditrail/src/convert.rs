@@ -8,7 +8,7 @@ use event::AuditEvent;
 
 use crate::Status;
 use crate::cli::{CommonArgs, ConvertArgs, ToFormat};
-use crate::input::{self, InputStats};
+use crate::input::{self, InputStats, ReadOptions};
 use crate::limits::WRITE_BUFFER_BYTES;
 use crate::policy_file::LoadedPolicy;
 
@@ -27,6 +27,7 @@ pub(crate) fn run(args: &ConvertArgs, common: &CommonArgs) -> Result<Status> {
     let encode: fn(&AuditEvent, &mut Vec<u8>) = match args.to {
         ToFormat::K8s => formats::k8s::encode,
         ToFormat::Jsonl => formats::jsonl::encode,
+        ToFormat::Ecs => formats::ecs::encode,
     };
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
@@ -34,8 +35,11 @@ pub(crate) fn run(args: &ConvertArgs, common: &CommonArgs) -> Result<Status> {
     let mut totals = Totals::default();
     let stats = input::read_inputs(
         &args.inputs,
-        args.from.input_format(),
-        common.quiet,
+        ReadOptions {
+            format: args.from.input_format(),
+            quiet: common.quiet,
+            keep_malformed: false,
+        },
         |batch| {
             for event in &mut batch.events {
                 let kept = policy

@@ -38,18 +38,34 @@ pub(crate) struct InputStats {
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) events: Vec<AuditEvent>,
+    /// Records that could not be decoded, raw, when [`ReadOptions::keep_malformed`] is set.
+    pub(crate) malformed: Vec<store::QuarantineEntry>,
     /// `input_bytes[i]` is the size of the record `events[i]` was decoded from (shared equally
     /// when one record held several events).
     pub(crate) input_bytes: Vec<u64>,
 }
 
+/// How to read inputs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadOptions {
+    pub(crate) format: InputFormat,
+    /// No progress bar.
+    pub(crate) quiet: bool,
+    /// Keep the raw bytes of malformed records in [`Batch::malformed`].
+    pub(crate) keep_malformed: bool,
+}
+
 /// Reads `paths` (standard input for none or `-`), calling `sink` with each batch of events.
 pub(crate) fn read_inputs(
     paths: &[PathBuf],
-    format: InputFormat,
-    quiet: bool,
+    options: ReadOptions,
     mut sink: impl FnMut(&mut Batch) -> Result<()>,
 ) -> Result<InputStats> {
+    let ReadOptions {
+        format,
+        quiet,
+        keep_malformed,
+    } = options;
     let stdin_only = [PathBuf::from("-")];
     let paths = if paths.is_empty() {
         &stdin_only[..]
@@ -69,6 +85,7 @@ pub(crate) fn read_inputs(
     let progress = Progress::new(total_bytes, quiet);
     let mut reader = InputReader {
         format,
+        keep_malformed,
         stats: InputStats::default(),
         printed: 0,
         progress,
@@ -92,6 +109,7 @@ fn is_stdin(path: &Path) -> bool {
 
 struct InputReader {
     format: InputFormat,
+    keep_malformed: bool,
     stats: InputStats,
     printed: u64,
     progress: Progress,
@@ -146,6 +164,20 @@ impl InputReader {
                 );
             }
             decoder.decode_document(&document, &mut state.batch.events, &mut state.diagnostics);
+            if self.keep_malformed {
+                for error in state.diagnostics.iter().filter(|d| d.is_error()) {
+                    let start = usize::try_from(error.offset)
+                        .unwrap_or(usize::MAX)
+                        .min(document.len());
+                    state.batch.malformed.push(store::QuarantineEntry {
+                        input: name.to_owned(),
+                        line: error.line,
+                        offset: error.offset,
+                        message: error.message.clone(),
+                        raw: document[start..].to_vec(),
+                    });
+                }
+            }
             let count = state.batch.events.len() as u64;
             let share = document.len() as u64 / count.max(1);
             state
@@ -159,7 +191,7 @@ impl InputReader {
             let mut length = first;
             loop {
                 framer.push(&chunk[..length], |line| {
-                    self.decode_line(&mut decoder, &mut state, &line);
+                    self.decode_line(name, &mut decoder, &mut state, &line);
                 });
                 self.flush_if_full(name, &mut state, sink, &mut outcome);
                 outcome?;
@@ -170,7 +202,7 @@ impl InputReader {
                 }
                 self.account_bytes(length as u64);
             }
-            framer.finish(|line| self.decode_line(&mut decoder, &mut state, &line));
+            framer.finish(|line| self.decode_line(name, &mut decoder, &mut state, &line));
         }
         decoder.finish(&mut state.batch.events, &mut state.diagnostics);
         state.batch.input_bytes.resize(state.batch.events.len(), 0);
@@ -179,6 +211,7 @@ impl InputReader {
 
     fn decode_line(
         &mut self,
+        name: &str,
         decoder: &mut Decoder,
         state: &mut DecodeState,
         line: &frame::Line<'_>,
@@ -188,7 +221,22 @@ impl InputReader {
         }
         self.stats.records += 1;
         let before = state.batch.events.len();
+        let diagnostics_before = state.diagnostics.len();
         decoder.decode_line(line, &mut state.batch.events, &mut state.diagnostics);
+        if self.keep_malformed {
+            let error = state.diagnostics[diagnostics_before..]
+                .iter()
+                .find(|d| d.is_error());
+            if let Some(error) = error {
+                state.batch.malformed.push(store::QuarantineEntry {
+                    input: name.to_owned(),
+                    line: line.number,
+                    offset: line.offset,
+                    message: error.message.clone(),
+                    raw: line.bytes.to_vec(),
+                });
+            }
+        }
         let produced = (state.batch.events.len() - before) as u64;
         if let Some(share) = (line.length + 1).checked_div(produced) {
             state
@@ -222,6 +270,7 @@ impl InputReader {
         self.progress.events(self.stats.events);
         let result = sink(&mut state.batch);
         state.batch.events.clear();
+        state.batch.malformed.clear();
         state.batch.input_bytes.clear();
         result
     }
@@ -240,7 +289,15 @@ impl InputReader {
             }
             if (self.printed as usize) < DIAGNOSTICS_PRINTED_MAX {
                 self.printed += 1;
-                let message = format!("{name}:{diagnostic}");
+                let severity = if diagnostic.is_error() {
+                    "error"
+                } else {
+                    "warning"
+                };
+                let message = format!(
+                    "{name}:{}: {severity}: {}",
+                    diagnostic.line, diagnostic.message
+                );
                 self.progress.bar.suspend(|| eprintln_clear(&message));
             }
         }

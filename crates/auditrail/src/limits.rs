@@ -16,3 +16,9 @@ pub(crate) const DIAGNOSTICS_PRINTED_MAX: usize = 1000;
 pub(crate) const POLICY_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
 const _: () = assert!(READ_CHUNK_BYTES <= formats::limits::LINE_BYTES_MAX);
+
+/// Prepared batches queued between the decoding thread and the writer of `import`.
+pub(crate) const IMPORT_QUEUE_BATCHES: usize = 4;
+
+/// Largest external checkpoint or verifier key file read by `verify`.
+pub(crate) const NOTE_FILE_BYTES_MAX: u64 = 64 * 1024;

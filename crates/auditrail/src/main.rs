@@ -15,17 +15,23 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+mod clock;
 mod convert;
+mod import;
 mod input;
 mod limits;
 mod policy_check;
 mod policy_file;
+mod prove;
+mod verify;
 
 /// What a command tells `main` besides errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
     /// Everything went as asked.
     Success,
+    /// The command ran, but found a problem to report (exit 1): `verify` found tampering.
+    Finding,
     /// The command ran, but some input was bad (exit 2).
     BadInput,
 }
@@ -34,12 +40,17 @@ fn main() -> ExitCode {
     let args = cli::Args::parse();
     let result = match args.command {
         cli::Command::Convert(command) => convert::run(&command, &args.common),
+        cli::Command::Import(command) => import::run(&command, &args.common),
+        cli::Command::Verify(command) => verify::run(&command, &args.common),
+        cli::Command::Prove(command) => prove::run(&command, &args.common),
+        cli::Command::Checkpoint => prove::print_checkpoint(&args.common),
         cli::Command::Policy(cli::PolicyCommand::Check(command)) => {
             policy_check::run(&command, &args.common)
         }
     };
     match result {
         Ok(Status::Success) => ExitCode::SUCCESS,
+        Ok(Status::Finding) => ExitCode::from(1),
         Ok(Status::BadInput) => ExitCode::from(2),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::Status;
 use crate::cli::{CommonArgs, PolicyCheckArgs, ReportOutput};
-use crate::input::{self, InputStats};
+use crate::input::{self, InputStats, ReadOptions};
 use crate::policy_file::LoadedPolicy;
 
 /// Events and bytes.
@@ -102,8 +102,11 @@ pub(crate) fn run(args: &PolicyCheckArgs, common: &CommonArgs) -> Result<Status>
         let mut scratch = Vec::new();
         let stats = input::read_inputs(
             &args.inputs,
-            args.from.input_format(),
-            common.quiet,
+            ReadOptions {
+                format: args.from.input_format(),
+                quiet: common.quiet,
+                keep_malformed: false,
+            },
             |batch| {
                 for (event, &bytes_in) in batch.events.iter_mut().zip(&batch.input_bytes) {
                     report.before.add(bytes_in);

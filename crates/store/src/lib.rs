@@ -177,12 +177,17 @@ pub struct AppendOutcome {
 impl Store {
     /// Opens the data directory at `root`, creating it on first use, and takes the writer's
     /// lock. Repairs after a crash (the ledger's torn tail, the key index).
-    pub fn open(root: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+    pub fn open(root: &Path, options: StoreOptions, now: SystemTime) -> Result<Store, StoreError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Io { path, source }
         };
-        std::fs::create_dir_all(root.join("index")).map_err(io(root))?;
+        // Audit data is sensitive: the directory is the owner's alone.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(root.join("index")).map_err(io(root))?;
         let lock_path = root.join("auditrail.lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -225,6 +230,12 @@ impl Store {
             _lock: lock,
         };
         store.repair_keys()?;
+        if store.ledger.latest_checkpoint().is_none() && store.ledger.tree_size() == 0 {
+            // A new trail starts with a signed empty checkpoint, so that records a crash
+            // leaves before the first periodic checkpoint are an unsigned tail, not a trail
+            // without any signature.
+            store.ledger.checkpoint(now)?;
+        }
         Ok(store)
     }
 

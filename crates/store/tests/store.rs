@@ -29,7 +29,7 @@ fn options() -> StoreOptions {
 fn the_same_events_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let batch = events(2000, 1);
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     let first = store.append(Prepared::from_events(&batch), now()).unwrap();
     assert_eq!(first.stored, 2000);
     assert_eq!(first.duplicates, 0);
@@ -41,7 +41,7 @@ fn the_same_events_are_stored_once() {
     assert_eq!(again.duplicates, 20);
     store.close(now()).unwrap();
     // And across opens, from another "file".
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     let mut moved = batch.clone();
     for event in &mut moved {
         event.origin.input = Some("elsewhere.log".into());
@@ -65,7 +65,7 @@ fn the_same_events_are_stored_once() {
 fn stored_events_read_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let batch = events(300, 3);
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store.append(Prepared::from_events(&batch), now()).unwrap();
     for (seq, event) in batch.iter().enumerate() {
         assert_eq!(store.event(seq as u64).unwrap().as_ref(), Some(event));
@@ -81,7 +81,7 @@ fn stored_events_read_back_exactly() {
 #[test]
 fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
         .append(Prepared::from_events(&events(500, 4)), now())
         .unwrap();
@@ -94,7 +94,7 @@ fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
         .unwrap()
         .set_len(length - 16 * 100 - 5)
         .unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     assert_eq!(store.key_repair().keys_rebuilt, 101);
     // Dedup still works for the rebuilt part.
     let outcome = store
@@ -112,7 +112,7 @@ fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
 #[test]
 fn a_tampered_key_index_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
         .append(Prepared::from_events(&events(200, 5)), now())
         .unwrap();
@@ -128,7 +128,7 @@ fn a_tampered_key_index_is_found() {
 #[test]
 fn an_edited_event_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
         .append(Prepared::from_events(&events(200, 6)), now())
         .unwrap();
@@ -159,8 +159,8 @@ fn an_edited_event_is_found() {
 #[test]
 fn one_writer_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let _store = Store::open(dir.path(), options()).unwrap();
-    match Store::open(dir.path(), options()) {
+    let _store = Store::open(dir.path(), options(), now()).unwrap();
+    match Store::open(dir.path(), options(), now()) {
         Err(StoreError::Locked { .. }) => {}
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -169,7 +169,7 @@ fn one_writer_at_a_time() {
 #[test]
 fn quarantine_keeps_raw_records() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     let entries = [
         QuarantineEntry {
             input: "a.log".into(),
@@ -200,7 +200,7 @@ fn quarantine_keeps_raw_records() {
 #[test]
 fn proofs_verify_against_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path(), options()).unwrap();
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
         .append(Prepared::from_events(&events(1000, 7)), now())
         .unwrap();

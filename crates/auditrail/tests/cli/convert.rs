@@ -37,7 +37,7 @@ fn malformed_lines_are_reported_with_file_and_line_and_the_rest_goes_on() {
     let stderr = text(&output.stderr);
     for line in [2, 3, 6, 7, 10] {
         assert!(
-            stderr.contains(&format!("malformed.jsonl:line {line}: error:")),
+            stderr.contains(&format!("malformed.jsonl:{line}: error:")),
             "line {line} in {stderr}"
         );
     }
@@ -47,7 +47,11 @@ fn malformed_lines_are_reported_with_file_and_line_and_the_rest_goes_on() {
 
 #[test]
 fn every_output_format_writes_one_json_object_per_event() {
-    for (to, key) in [("k8s", "auditID"), ("jsonl", "origin")] {
+    for (to, key) in [
+        ("k8s", "auditID"),
+        ("jsonl", "origin"),
+        ("ecs", "@timestamp"),
+    ] {
         let path = sample("webhook-eventlist.json");
         let output = run(&["convert", "--to", to, path.to_str().unwrap()], b"");
         assert_eq!(

@@ -5,6 +5,7 @@
 
 mod convert;
 mod policy_check;
+mod trail;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -21,13 +22,18 @@ pub(crate) fn example_policy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.yaml")
 }
 
-/// Runs `auditrail ARGS` with `stdin` as standard input.
+/// Runs `auditrail ARGS` with `stdin` as standard input, with a fresh data directory.
 pub(crate) fn run(args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
     let data = tempfile::tempdir().unwrap();
+    run_in(data.path(), args, stdin)
+}
+
+/// Runs `auditrail ARGS` on the data directory `data`.
+pub(crate) fn run_in(data: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditrail"))
         .args(args)
-        .env("AUDITRAIL_DATA", data.path())
+        .env("AUDITRAIL_DATA", data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,228 @@
+//! import, verify, prove and checkpoint on a real data directory.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{run_in, sample, text};
+
+fn import(data: &Path, files: &[&Path]) -> std::process::Output {
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(|file| file.to_str().unwrap()));
+    run_in(data, &args, b"")
+}
+
+fn generated(events: usize, seed: u64) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut out = Vec::new();
+    for event in synth::Generator::new(seed, synth::SynthConfig::default()).take(events) {
+        formats::k8s::encode(&event, &mut out);
+    }
+    file.write_all(&out).unwrap();
+    file
+}
+
+#[test]
+fn import_stores_each_event_once_and_quarantines_the_rest() {
+    let data = tempfile::tempdir().unwrap();
+    let v1 = sample("v1-log.jsonl");
+    let malformed = sample("malformed.jsonl");
+    let output = import(data.path(), &[&v1, &malformed]);
+    assert_eq!(output.status.code(), Some(2), "malformed input exits 2");
+    let stderr = text(&output.stderr);
+    // malformed.jsonl repeats two events of v1-log.jsonl and adds one of its own.
+    assert!(stderr.contains("14 events read from 2 inputs"), "{stderr}");
+    assert!(
+        stderr.contains("12 stored, 2 duplicates skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("5 malformed records quarantined"),
+        "{stderr}"
+    );
+    let quarantine = std::fs::read_to_string(data.path().join("quarantine.jsonl")).unwrap();
+    assert_eq!(quarantine.lines().count(), 5);
+    assert!(quarantine.contains("not json at all"));
+    let again = import(data.path(), &[&v1]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stderr).contains("0 stored, 11 duplicates skipped"),
+        "{}",
+        text(&again.stderr)
+    );
+    let verify = run_in(data.path(), &["verify"], b"");
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    assert!(text(&verify.stdout).starts_with("intact"));
+}
+
+#[test]
+fn standard_input_imports_and_the_data_directory_is_private() {
+    let data = tempfile::tempdir().unwrap();
+    let input = std::fs::read(sample("webhook-eventlist.json")).unwrap();
+    let output = run_in(data.path(), &["import", "-"], &input);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("3 stored"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.path().join("index"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "index directory mode {mode:o}");
+}
+
+#[test]
+fn verify_finds_an_edited_event_and_exits_1() {
+    let data = tempfile::tempdir().unwrap();
+    let input = generated(3000, 21);
+    assert_eq!(import(data.path(), &[input.path()]).status.code(), Some(0));
+    let segments = data.path().join("ledger/segments");
+    let segment = std::fs::read_dir(&segments)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x20;
+    std::fs::write(&segment, &bytes).unwrap();
+    let output = run_in(data.path(), &["verify", "--output", "json"], b"");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["intact"], false);
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_external_checkpoint_catches_a_rollback() {
+    let data = tempfile::tempdir().unwrap();
+    let first = generated(500, 31);
+    assert_eq!(import(data.path(), &[first.path()]).status.code(), Some(0));
+    // Keep a copy of the whole store as it was: the "old" state an attacker could restore.
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(data.path(), old.path());
+    let second = generated(500, 32);
+    assert_eq!(import(data.path(), &[second.path()]).status.code(), Some(0));
+    let checkpoint = run_in(data.path(), &["checkpoint"], b"");
+    assert_eq!(checkpoint.status.code(), Some(0));
+    let kept = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(kept.path(), &checkpoint.stdout).unwrap();
+    let args = ["verify", "--checkpoint", kept.path().to_str().unwrap()];
+    assert_eq!(run_in(data.path(), &args, b"").status.code(), Some(0));
+    // Roll the store back to the old, internally consistent state.
+    std::fs::remove_dir_all(data.path()).unwrap();
+    copy_dir(old.path(), data.path());
+    assert_eq!(
+        run_in(data.path(), &["verify"], b"").status.code(),
+        Some(0),
+        "consistent by itself"
+    );
+    let output = run_in(data.path(), &args, b"");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("TAMPERED"));
+}
+
+#[test]
+fn prove_gives_a_proof_that_verifies_for_an_audit_id() {
+    let data = tempfile::tempdir().unwrap();
+    assert_eq!(
+        import(data.path(), &[&sample("v1-log.jsonl")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let output = run_in(
+        data.path(),
+        &[
+            "prove",
+            "--output",
+            "json",
+            "3f1c9a52-6d1e-4a8b-9f0e-2b7c4d5e6f70",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "both stages of the request");
+    for line in &lines {
+        let proof = ledger::InclusionProof::from_json(&line["proof"].to_string()).unwrap();
+        let key = std::fs::read_to_string(data.path().join("ledger/verifier.key")).unwrap();
+        let verifier = ledger::NoteVerifier::from_verifier_key(key.trim()).unwrap();
+        proof
+            .verify(line["record"].as_str().unwrap().as_bytes(), &verifier)
+            .unwrap();
+    }
+    let text_output = run_in(data.path(), &["prove", "0"], b"");
+    assert!(text(&text_output.stdout).contains("c2sp.org/tlog-proof@v1"));
+    let missing = run_in(data.path(), &["prove", "no-such-event"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn commands_on_an_empty_directory_say_what_to_do() {
+    let data = tempfile::tempdir().unwrap();
+    for args in [&["checkpoint"][..], &["verify"][..], &["prove", "1"][..]] {
+        let output = run_in(&data.path().join("nothing"), args, b"");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&output.stderr).contains("import events first"),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+/// kill -9 in the middle of an import: the store reopens, verifies, and importing the same
+/// input again completes it without storing anything twice.
+#[test]
+fn kill_9_during_import_loses_nothing_and_leaves_a_readable_store() {
+    let data = tempfile::tempdir().unwrap();
+    let input = generated(60_000, 41);
+    for delay_ms in [150u64, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_auditrail"))
+            .args(["--quiet", "import", input.path().to_str().unwrap()])
+            .env("AUDITRAIL_DATA", data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let verify = run_in(data.path(), &["verify"], b"");
+        assert_eq!(
+            verify.status.code(),
+            Some(0),
+            "after kill at {delay_ms} ms: {}",
+            text(&verify.stdout)
+        );
+    }
+    let output = import(data.path(), &[input.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let verify = run_in(data.path(), &["verify", "--output", "json"], b"");
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(report["intact"], true);
+    // Every generated event is stored exactly once.
+    let mut unique = std::collections::HashSet::new();
+    for event in synth::Generator::new(41, synth::SynthConfig::default()).take(60_000) {
+        unique.insert(store::key(&event));
+    }
+    assert_eq!(report["records"].as_u64().unwrap(), unique.len() as u64);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/convert.rs`. Run with `cargo bench -p benches`.
