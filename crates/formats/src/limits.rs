@@ -38,3 +38,38 @@ const _: () = assert!(LINE_BYTES_MAX <= DOCUMENT_BYTES_MAX);
 const _: () = assert!(DIAGNOSTIC_EXCERPT_BYTES_MAX < 1024);
 const _: () = assert!(MKE_JOINED_LINE_BYTES_MAX <= LINE_BYTES_MAX);
 const _: () = assert!(OKD_PENDING_REQUESTS_MAX > 0 && OKD_RESPONSE_WAIT_SECONDS > 0);
+
+/// Linux audit: most events held open (or complete and waiting for an older one) at once.
+/// auditd keeps events open for 2 s of log time; past this many, the oldest is closed early
+/// (reported) so that memory stays bounded on logs whose records never end an event.
+pub const AUDITD_PENDING_EVENTS_MAX: usize = 4096;
+
+/// Linux audit: most records in one event. An execve with a 2 MiB argument list spans about
+/// 300 EXECVE records; records beyond this are reported and dropped.
+pub const AUDITD_EVENT_RECORDS_MAX: usize = 2048;
+
+/// Linux audit: most fields read from one record. auditd writes at most 8970 bytes per record
+/// (about 3000 fields at the shortest); fields beyond this are reported and ignored.
+pub const AUDITD_RECORD_FIELDS_MAX: usize = 4096;
+
+/// Linux audit: longest record line. auditd's buffer is 8970 bytes, plus the ENRICHED
+/// interpretations and the node name; longer lines are reported and skipped.
+pub const AUDITD_RECORD_BYTES_MAX: usize = 64 * 1024;
+
+/// Linux audit: longest field value read (a record is shorter than this unless malformed);
+/// longer values are reported and the field is ignored.
+pub const AUDITD_FIELD_BYTES_MAX: usize = 32 * 1024;
+
+/// Linux audit: most bytes of record text kept for one event.
+pub const AUDITD_EVENT_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Linux audit: most execve arguments rebuilt for one event.
+pub const AUDITD_EXECVE_ARGS_MAX: usize = 32 * 1024;
+
+/// Linux audit: most entries read from an operator-supplied passwd or group text.
+pub const AUDITD_USER_DB_ENTRIES_MAX: usize = 1_000_000;
+
+const _: () = assert!(AUDITD_FIELD_BYTES_MAX <= AUDITD_RECORD_BYTES_MAX);
+const _: () = assert!(AUDITD_RECORD_BYTES_MAX <= AUDITD_EVENT_BYTES_MAX);
+const _: () = assert!(AUDITD_EVENT_BYTES_MAX <= u32::MAX as usize);
+const _: () = assert!(AUDITD_RECORD_BYTES_MAX <= LINE_BYTES_MAX);
