@@ -86,11 +86,12 @@ impl Decoder {
     }
 
     /// Lines read but skipped without an event or a diagnostic because they are not audit
-    /// records of a format that shares its stream with other logging: MKE controller lines
-    /// other than `msg":"audit"`, DC/OS adminrouter lines other than `auditlog()`. They are not
+    /// records of a format that shares its stream with other logging: OKD master journal and
+    /// glog lines without `AUDIT: ` (with `--from okd`), MKE controller lines other than
+    /// audit records, DC/OS adminrouter lines other than `auditlog()`. They are not
     /// malformed; callers report the count so that every line stays accounted for.
     pub fn skipped_records(&self) -> u64 {
-        self.mke.skipped() + self.dcos_skipped
+        self.okd.skipped() + self.mke.skipped() + self.dcos_skipped
     }
 
     /// Decodes one line. Blank lines are skipped silently.

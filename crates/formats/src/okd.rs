@@ -77,6 +77,8 @@ pub struct Pairing {
     latest: Option<Timestamp>,
     /// The year of the last full time seen, for prefixes that carry none (glog, journal).
     year: Option<i32>,
+    /// Other master log lines skipped.
+    skipped: u64,
 }
 
 impl Pairing {
@@ -96,6 +98,9 @@ impl Pairing {
             legacy::decode(line, origin, events, diagnostics);
         } else if legacy::detect(line) {
             self.decode_two_line(line, origin, events, diagnostics);
+        } else if is_master_log(line) {
+            // The master API's own logging shares the journal with the audit lines.
+            self.skipped += 1;
         } else {
             diagnostics.push(Diagnostic::error(
                 origin.line.unwrap_or(0),
@@ -173,6 +178,11 @@ impl Pairing {
             }
         }
         self.pending.clear();
+    }
+
+    /// Lines of the master's own logging skipped (journal or glog lines without `AUDIT: `).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Number of request lines waiting for their response.
@@ -411,30 +421,55 @@ fn short_iso_time(prefix: &[u8]) -> Option<Timestamp> {
     })
 }
 
-/// A glog header (`I0321 03:57:09.106841`) or a journal `short` time (`Mar 21 03:57:09`) at
-/// the start of the prefix, in `year`, read as UTC (neither carries a zone).
+/// A glog header (`I0321 03:57:09.106841`) anywhere in the prefix, else a journal `short`
+/// time (`Mar 21 03:57:09`) at its start, in `year`, read as UTC (neither carries a zone).
+/// The glog header wins: it has microseconds.
 fn yearless_time(prefix: &[u8], year: i32) -> Option<Timestamp> {
     let text = std::str::from_utf8(prefix).ok()?;
-    let mut tokens = text.split_ascii_whitespace();
-    let first = tokens.next()?;
-    let (month, day, clock) = if first.len() == 5
-        && matches!(first.as_bytes()[0], b'I' | b'W' | b'E' | b'F')
-        && first.as_bytes()[1..].iter().all(u8::is_ascii_digit)
-    {
-        (
-            first[1..3].parse::<u8>().ok()?,
-            first[3..5].parse::<u8>().ok()?,
-            tokens.next()?,
-        )
-    } else {
-        let month = MONTHS.iter().position(|name| *name == first)? + 1;
-        let day = tokens.next()?.parse::<u8>().ok()?;
-        (u8::try_from(month).ok()?, day, tokens.next()?)
+    let tokens: Vec<&str> = text.split_ascii_whitespace().take(16).collect();
+    let glog = tokens.windows(2).find_map(|pair| {
+        let header = pair[0].as_bytes();
+        let is_header = header.len() == 5
+            && matches!(header[0], b'I' | b'W' | b'E' | b'F')
+            && header[1..].iter().all(u8::is_ascii_digit);
+        is_header.then(|| {
+            (
+                pair[0][1..3].parse::<u8>().ok(),
+                pair[0][3..5].parse::<u8>().ok(),
+                pair[1],
+            )
+        })
+    });
+    let (month, day, clock) = match glog {
+        Some((Some(month), Some(day), clock)) => (month, day, clock),
+        _ => {
+            let month = MONTHS
+                .iter()
+                .position(|name| Some(name) == tokens.first())?
+                + 1;
+            let day = tokens.get(1)?.parse::<u8>().ok()?;
+            (u8::try_from(month).ok()?, day, *tokens.get(2)?)
+        }
     };
     if !clock.as_bytes().first().is_some_and(u8::is_ascii_digit) {
         return None;
     }
     Timestamp::parse(&format!("{year:04}-{month:02}-{day:02}T{clock}Z")).ok()
+}
+
+/// True for a line of the master's own journal or glog output: a journal header
+/// (`-- Logs begin at …`), a journal `short` or `short-iso` prefix, or a glog header.
+fn is_master_log(line: &[u8]) -> bool {
+    if line.starts_with(b"-- ") {
+        return true;
+    }
+    let first = line.split(|byte| *byte == b' ').next().unwrap_or_default();
+    let glog = first.len() == 5
+        && matches!(first[0], b'I' | b'W' | b'E' | b'F')
+        && first[1..].iter().all(u8::is_ascii_digit);
+    let journal = MONTHS.iter().any(|month| month.as_bytes() == first);
+    let iso = first.len() >= 19 && first[..4].iter().all(u8::is_ascii_digit) && first[10] == b'T';
+    glog || journal || iso
 }
 
 /// Month abbreviations as journald and syslog print them.
