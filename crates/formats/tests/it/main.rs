@@ -5,3 +5,4 @@
 
 mod roundtrip;
 mod samples;
+mod sources;
