@@ -49,6 +49,10 @@ pub(crate) struct ImportArgs {
     /// key kept in the data directory.
     #[arg(long, value_name = "FILE")]
     pub(crate) signing_key: Option<PathBuf>,
+    /// Print a line on standard error each time a batch is durably stored
+    /// (`stored: trail holds N records`): what has been acknowledged so far.
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
     /// Input files; `-` or none reads standard input.
     #[arg(value_name = "FILE")]
     pub(crate) inputs: Vec<PathBuf>,

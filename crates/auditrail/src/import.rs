@@ -48,7 +48,8 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         .with_context(|| format!("cannot open the audit trail in {}", data.display()))?;
     let quarantine_path = store.quarantine_path().to_owned();
     let (sender, receiver) = sync_channel::<Message>(IMPORT_QUEUE_BATCHES);
-    let writer = std::thread::spawn(move || write_all(store, receiver));
+    let verbose = args.verbose;
+    let writer = std::thread::spawn(move || write_all(store, receiver, verbose));
     let mut dropped = 0u64;
     let read = read(args, common, &policy, &sender, &mut dropped);
     drop(sender);
@@ -114,6 +115,7 @@ fn read(
 fn write_all(
     mut store: Store,
     receiver: std::sync::mpsc::Receiver<Message>,
+    verbose: bool,
 ) -> Result<(Store, Written)> {
     let mut written = Written {
         tree_size: store.ledger().tree_size(),
@@ -126,6 +128,12 @@ fn write_all(
                 written.stored += outcome.stored;
                 written.duplicates += outcome.duplicates;
                 written.tree_size = outcome.tree_size;
+                if verbose {
+                    input::eprintln_clear(&format!(
+                        "stored: trail holds {} records",
+                        outcome.tree_size
+                    ));
+                }
             }
             Message::Malformed(entries) => {
                 store.quarantine(&entries, clock::now())?;

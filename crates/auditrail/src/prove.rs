@@ -15,6 +15,8 @@ struct ProofView {
     seq: u64,
     /// The exact ledger record (the proof's leaf is SHA-256(0x00 ‖ record)).
     record: String,
+    /// The same record parsed: the event in auditrail's normalized form.
+    event: serde_json::Value,
     proof: serde_json::Value,
 }
 
@@ -70,6 +72,7 @@ pub(crate) fn run(args: &ProveArgs, common: &CommonArgs) -> Result<Status> {
                 let view = ProofView {
                     seq,
                     record: String::from_utf8_lossy(&record).into_owned(),
+                    event: serde_json::from_slice(&record).unwrap_or(serde_json::Value::Null),
                     proof: serde_json::from_str(&proof.to_json())?,
                 };
                 serde_json::to_writer(&mut out, &view)?;
