@@ -71,6 +71,22 @@ pub enum Error {
         /// Records stored.
         size: u64,
     },
+    /// The requested record was removed by a prune.
+    #[error("record {seq} was pruned: the ledger keeps records from {first_seq} on")]
+    Pruned {
+        /// Requested sequence number.
+        seq: u64,
+        /// First record still stored.
+        first_seq: u64,
+    },
+    /// A prune was asked for a point it cannot prune to.
+    #[error("cannot prune before record {before_seq}: {reason}")]
+    PruneRange {
+        /// The requested prune point.
+        before_seq: u64,
+        /// Why not.
+        reason: String,
+    },
     /// A subtree outside the current tree was requested.
     #[error("tree range starting at {start} is outside the tree of size {size}")]
     TreeRange {

@@ -25,12 +25,13 @@ use std::time::{Duration, SystemTime};
 use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, encode_entry, parse_log};
 use crate::error::Error;
 use crate::limits::{
-    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, RECORD_BYTES_MAX, SEGMENT_BYTES_TARGET,
-    SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX,
+    SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
 };
 use crate::merkle::{self, Hash, leaf_hash};
 use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
 use crate::proof::InclusionProof;
+use crate::prune::{PRUNE_FILE, PruneRecord, check_reason, encode_anchor, read_anchor, unix_ns};
 use crate::scan::{BlockMeta, ScanError, SegmentScan, scan_segment};
 use crate::segment::{
     BlockEncoder, EncodedBlock, FOOTER_BYTES, Footer, HEADER_BYTES, SEGMENT_DIR, check_block,
@@ -127,6 +128,30 @@ pub struct Recovery {
     /// The stored tiles did not reproduce the latest checkpoint's root, so the whole
     /// tree was recomputed from the records (which do) and the tiles rewritten.
     pub tree_rebuilt_from_records: bool,
+    /// Segment files below the prune point, left by a prune interrupted after its anchor
+    /// was written, removed.
+    pub pruned_segments_removed: u64,
+}
+
+/// What [`Ledger::prune`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneOutcome {
+    /// Records `previous_first_seq .. before_seq` were removed.
+    pub before_seq: u64,
+    /// The first record stored before the prune.
+    pub previous_first_seq: u64,
+    /// The segments removed.
+    pub segments: Vec<SegmentInfo>,
+    /// Records removed.
+    pub records: u64,
+    /// Segment bytes removed.
+    pub bytes: u64,
+    /// Level-0 tile files removed (their hashes are committed by the levels above).
+    pub tiles_removed: u64,
+    /// Sequence number of the prune record.
+    pub record_seq: u64,
+    /// The signed checkpoint that covers the prune record.
+    pub checkpoint: String,
 }
 
 /// Whether an append also wrote a checkpoint.
@@ -220,6 +245,8 @@ pub struct Ledger {
     checkpoint_log: Option<Box<dyn AppendFile>>,
     block_cache: BlockCache,
     recovery: Recovery,
+    /// The tree's edge at the prune point (empty when never pruned).
+    anchor: TreeEdge,
 }
 
 impl Ledger {
@@ -249,7 +276,13 @@ impl Ledger {
         let (last_checkpoint, checkpoint_log) =
             open_checkpoint_log(storage.as_ref(), &mut recovery)?;
         let checkpoint_size = last_checkpoint.as_ref().map_or(0, |last| last.size);
-        let segments = open_segments(storage.as_ref(), checkpoint_size, &mut recovery)?;
+        let anchor = read_anchor(storage.as_ref())?;
+        let segments = open_segments(
+            storage.as_ref(),
+            checkpoint_size,
+            anchor.size(),
+            &mut recovery,
+        )?;
         let active = match segments.last() {
             Some(last) if !last.sealed => Some(ActiveSegment {
                 file: storage
@@ -279,6 +312,7 @@ impl Ledger {
             checkpoint_log,
             block_cache: Mutex::new(None),
             recovery,
+            anchor,
         };
         ledger.restore_tree()?;
         Ok(ledger)
@@ -313,6 +347,12 @@ impl Ledger {
     /// The verifier for this ledger's checkpoints.
     pub fn verifier(&self) -> NoteVerifier {
         self.signer.verifier()
+    }
+
+    /// The first record still stored: records below it were removed by [`Ledger::prune`]
+    /// (0 when nothing was pruned).
+    pub fn first_seq(&self) -> u64 {
+        self.anchor.size()
     }
 
     /// The segments, oldest first.
@@ -496,13 +536,14 @@ impl Ledger {
             })
     }
 
-    /// The records with sequence numbers in `range` (clamped to the tree), in order,
+    /// The records with sequence numbers in `range` (clamped to the records still stored,
+    /// `first_seq() .. tree_size()`), in order,
     /// decompressing each block once.
     pub fn records(&self, range: Range<u64>) -> Records<'_> {
         let end = range.end.min(self.stored_size());
         Records {
             ledger: self,
-            next: range.start,
+            next: range.start.max(self.first_seq()),
             end,
             current: None,
         }
@@ -552,6 +593,168 @@ impl Ledger {
         }
         let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
         merkle::root(&mut reader, size)
+    }
+
+    // ---- retention -----------------------------------------------------------------
+
+    /// Remove the records `first_seq() .. before_seq`, which must be whole sealed segments
+    /// (`before_seq` is the first sequence number of a later segment; the last segment is
+    /// never pruned). The caller decides which segments qualify (for example by the
+    /// times of the events in them); the ledger knows nothing of what records mean.
+    ///
+    /// In order, each step durable before the next: checkpoint; append a [`PruneRecord`]
+    /// and sign a checkpoint covering it; write the anchor (the tree's edge at
+    /// `before_seq`) to `pruned`; delete the segment files; delete the level-0 tiles
+    /// below `before_seq` that no stored checkpoint's boundary needs. A crash before the
+    /// anchor is written leaves a prune record for a prune not done (run it again); after,
+    /// open deletes the leftover segments.
+    pub fn prune(
+        &mut self,
+        before_seq: u64,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<PruneOutcome, Error> {
+        check_reason(reason)?;
+        let previous_first_seq = self.first_seq();
+        let refuse = |why: &str| Error::PruneRange {
+            before_seq,
+            reason: why.to_owned(),
+        };
+        if before_seq <= previous_first_seq {
+            return Err(refuse("records before it are already pruned"));
+        }
+        let position = self
+            .segments
+            .iter()
+            .position(|segment| segment.first_seq == before_seq)
+            .ok_or_else(|| refuse("it is not the first record of a stored segment"))?;
+        if position > PRUNE_SEGMENTS_MAX {
+            return Err(refuse(&format!(
+                "more than {PRUNE_SEGMENTS_MAX} segments at once; prune in steps"
+            )));
+        }
+        if self.segments[..position].iter().any(|s| !s.sealed) {
+            return Err(refuse("a segment before it is not sealed"));
+        }
+        // Everything to remove is signed before anything is removed.
+        self.checkpoint(now)?;
+        let anchor = self.edge_at(before_seq)?;
+        let root = anchor.root();
+        let expected = self.root_at(before_seq)?;
+        if root != expected {
+            return Err(Error::Corrupt {
+                path: TILE_DIR.to_owned(),
+                offset: 0,
+                reason: format!("tiles disagree about the root at size {before_seq}"),
+            });
+        }
+        let removed: Vec<SegmentInfo> = self.segments()[..position].to_vec();
+        let records = before_seq - previous_first_seq;
+        let bytes = removed.iter().map(|segment| segment.file_len).sum();
+        let record = PruneRecord {
+            before_seq,
+            root,
+            segments: removed
+                .iter()
+                .map(|segment| {
+                    segment
+                        .path
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(&segment.path)
+                        .to_owned()
+                })
+                .collect(),
+            records,
+            bytes,
+            time_unix_ns: unix_ns(now),
+            reason: reason.to_owned(),
+        };
+        let receipt = self.append_batch(&[record.to_record()], now)?;
+        let checkpoint = self.checkpoint(now)?;
+        self.storage
+            .write_atomic(PRUNE_FILE, &encode_anchor(&anchor))
+            .map_err(|e| Error::io(PRUNE_FILE, e))?;
+        self.anchor = anchor;
+        for segment in &removed {
+            self.storage
+                .remove(&segment.path)
+                .map_err(|e| Error::io(&segment.path, e))?;
+        }
+        self.storage
+            .sync_dir(SEGMENT_DIR)
+            .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+        self.segments.drain(..position);
+        if let Ok(mut cache) = self.block_cache.lock() {
+            *cache = None;
+        }
+        let tiles_removed = self.remove_pruned_tiles(previous_first_seq, before_seq)?;
+        Ok(PruneOutcome {
+            before_seq,
+            previous_first_seq,
+            segments: removed,
+            records,
+            bytes,
+            tiles_removed,
+            record_seq: receipt.seqs.start,
+            checkpoint,
+        })
+    }
+
+    /// Delete the full level-0 tiles wholly inside `from .. to` (and partial tiles under
+    /// them), except those holding the boundary of a stored checkpoint: old checkpoints'
+    /// roots and consistency proofs need them. Every other level is kept (1/255 of the
+    /// level-0 bytes), and so is the tile holding `to`.
+    fn remove_pruned_tiles(&mut self, from: u64, to: u64) -> Result<u64, Error> {
+        let width = TILE_WIDTH as u64;
+        let log = self
+            .storage
+            .read(CHECKPOINT_LOG)
+            .map_err(|e| Error::io(CHECKPOINT_LOG, e))?;
+        let mut keep = BTreeSet::new();
+        for entry in parse_log(&log).0 {
+            if let Ok(checkpoint) = Checkpoint::parse_unverified(&entry.note)
+                && checkpoint.size <= to
+            {
+                keep.insert(checkpoint.size / width);
+                keep.insert(checkpoint.size.saturating_sub(1) / width);
+            }
+        }
+        let mut removed = 0;
+        let mut dirs = BTreeSet::new();
+        for index in from / width..to / width {
+            if keep.contains(&index) {
+                continue;
+            }
+            let path = tile_path(0, index, TILE_WIDTH);
+            let partial_dir = format!("{path}.p");
+            for name in self
+                .storage
+                .list(&partial_dir)
+                .map_err(|e| Error::io(&partial_dir, e))?
+            {
+                let partial = join(&partial_dir, &name);
+                match self.storage.remove(&partial) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&partial, e)),
+                }
+            }
+            match self.storage.remove(&path) {
+                Ok(()) => {
+                    removed += 1;
+                    dirs.insert(parent(&path).to_owned());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        for dir in dirs {
+            self.storage
+                .sync_dir(&dir)
+                .map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(removed)
     }
 
     // ---- appending ---------------------------------------------------------------
@@ -760,11 +963,23 @@ impl Ledger {
     /// last checkpoint on; fall back to all records when that checkpoint's tiles do
     /// not reproduce its root.
     fn restore_tree(&mut self) -> Result<(), Error> {
-        let size = self.segments.iter().map(|s| s.record_count).sum::<u64>();
+        let size = self.stored_size();
         let checkpoint = match &self.last_checkpoint {
             Some(last) => Some(Checkpoint::parse_unverified(&last.note)?),
             None => None,
         };
+        let latest_size = checkpoint.as_ref().map_or(0, |c| c.size);
+        if latest_size < self.first_seq() {
+            // A prune is checkpointed before its anchor is written.
+            return Err(Error::Corrupt {
+                path: PRUNE_FILE.to_owned(),
+                offset: 0,
+                reason: format!(
+                    "pruned before record {} but the latest checkpoint covers only {latest_size}",
+                    self.first_seq()
+                ),
+            });
+        }
         if let Some(checkpoint) = &checkpoint
             && let Ok(edge) = self.edge_at(checkpoint.size)
             && edge.root() == checkpoint.root
@@ -774,7 +989,7 @@ impl Ledger {
         }
         // Start over from the records.
         self.recovery.tree_rebuilt_from_records = checkpoint.is_some();
-        self.edge = TreeEdge::new();
+        self.edge = self.anchor.clone();
         self.extend_tree_to(size)?;
         if let Some(checkpoint) = &checkpoint {
             let root = self.root_at(checkpoint.size)?;
@@ -793,12 +1008,30 @@ impl Ledger {
     }
 
     fn edge_at(&self, size: u64) -> Result<TreeEdge, Error> {
+        let base = self.first_seq();
+        if size < base {
+            return Err(Error::Pruned {
+                seq: size,
+                first_seq: base,
+            });
+        }
         let tail_start = size - size % TILE_WIDTH as u64;
-        let tail = self
-            .records(tail_start..size)
-            .map(|r| r.map(|(_, rec)| leaf_hash(&rec)))
-            .collect::<Result<Vec<_>, _>>()?;
-        TreeEdge::restore(self.storage.as_ref(), "", size, tail)
+        let mut tail = Vec::with_capacity((size - tail_start) as usize);
+        if tail_start < base {
+            // The same level-0 tile as the prune point: its pruned leaves are in the anchor.
+            tail.extend_from_slice(self.anchor.partial(0));
+        }
+        for item in self.records(tail_start.max(base)..size) {
+            tail.push(leaf_hash(&item?.1));
+        }
+        if tail.len() as u64 != size - tail_start {
+            return Err(Error::Corrupt {
+                path: PRUNE_FILE.to_owned(),
+                offset: 0,
+                reason: format!("cannot rebuild the tree's edge at size {size}"),
+            });
+        }
+        TreeEdge::restore(self.storage.as_ref(), "", size, tail, &self.anchor)
     }
 
     fn extend_tree_to(&mut self, size: u64) -> Result<(), Error> {
@@ -823,11 +1056,17 @@ impl Ledger {
     fn stored_size(&self) -> u64 {
         self.segments
             .last()
-            .map_or(0, |last| last.first_seq + last.record_count)
+            .map_or(self.first_seq(), |last| last.first_seq + last.record_count)
     }
 
     fn locate(&self, seq: u64) -> Result<(usize, usize), Error> {
         let size = self.stored_size();
+        if seq < self.first_seq() {
+            return Err(Error::Pruned {
+                seq,
+                first_seq: self.first_seq(),
+            });
+        }
         if seq >= size {
             return Err(Error::NoSuchRecord { seq, size });
         }
@@ -1131,6 +1370,7 @@ fn is_last_entry(bytes: &[u8], offset: u64) -> bool {
 fn open_segments(
     storage: &dyn Storage,
     checkpoint_size: u64,
+    first_seq: u64,
     recovery: &mut Recovery,
 ) -> Result<Vec<SegmentMeta>, Error> {
     let mut names: Vec<(u64, String)> = storage
@@ -1140,6 +1380,21 @@ fn open_segments(
         .filter_map(|name| parse_segment_file_name(&name).map(|first| (first, name)))
         .collect();
     names.sort();
+    // Segments below the prune point are what a prune interrupted after writing its anchor
+    // (and after its prune record was checkpointed) had still to delete.
+    let (leftover, kept): (Vec<_>, Vec<_>) =
+        names.into_iter().partition(|(first, _)| *first < first_seq);
+    for (_, name) in &leftover {
+        let path = join(SEGMENT_DIR, name);
+        storage.remove(&path).map_err(|e| Error::io(&path, e))?;
+        recovery.pruned_segments_removed += 1;
+    }
+    if !leftover.is_empty() {
+        storage
+            .sync_dir(SEGMENT_DIR)
+            .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+    }
+    let names = kept;
     let mut segments: Vec<SegmentMeta> = Vec::with_capacity(names.len());
     let count = names.len();
     for (position, (first_seq, name)) in names.into_iter().enumerate() {
@@ -1188,7 +1443,7 @@ fn open_segments(
         };
         let expected_first = segments
             .last()
-            .map_or(0, |s: &SegmentMeta| s.first_seq + s.record_count);
+            .map_or(first_seq, |s: &SegmentMeta| s.first_seq + s.record_count);
         if scan.first_seq != first_seq || scan.first_seq != expected_first {
             return Err(Error::Corrupt {
                 path,
@@ -1223,7 +1478,7 @@ fn open_segments(
             blocks: scan.blocks,
         });
         if is_last && scan.valid_len < file_len {
-            let total: u64 = segments.iter().map(|s| s.record_count).sum();
+            let total: u64 = first_seq + segments.iter().map(|s| s.record_count).sum::<u64>();
             if total < checkpoint_size {
                 return Err(Error::BehindCheckpoint {
                     checkpoint_size,
@@ -1237,7 +1492,7 @@ fn open_segments(
             recovery.segment_bytes_truncated = file_len - scan.valid_len;
         }
     }
-    let total: u64 = segments.iter().map(|s| s.record_count).sum();
+    let total: u64 = first_seq + segments.iter().map(|s| s.record_count).sum::<u64>();
     if total < checkpoint_size {
         return Err(Error::BehindCheckpoint {
             checkpoint_size,

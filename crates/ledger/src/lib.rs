@@ -18,6 +18,9 @@
 //!   [`InclusionProof`] printable as `c2sp.org/tlog-proof@v1` or JSON.
 //! - **I/O** goes through the [`Storage`] trait: [`FileStorage`] for a directory,
 //!   [`MemStorage`] for tests (crash model and fault injection).
+//! - **Retention.** [`Ledger::prune`] removes a prefix of sealed segments, keeping the
+//!   tree's edge at the prune point, the tiles old checkpoints need, and a signed
+//!   [`PruneRecord`] in the log itself; see [`prune`].
 //! - **Time** is always passed in by the caller (`now`); the library reads no clock.
 //!
 //! The on-disk format is specified in `docs/ledger-format.md`.
@@ -70,6 +73,7 @@ mod mem_storage;
 pub mod merkle;
 pub mod note;
 mod proof;
+pub mod prune;
 mod scan;
 pub mod segment;
 mod storage;
@@ -80,13 +84,14 @@ pub use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG};
 pub use crate::error::Error;
 pub use crate::heartbeat::Heartbeat;
 pub use crate::ledger::{
-    AppendReceipt, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger, Records,
-    Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
+    AppendReceipt, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger, PruneOutcome,
+    Records, Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
 };
 pub use crate::mem_storage::MemStorage;
 pub use crate::merkle::Hash;
 pub use crate::note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use crate::proof::{InclusionProof, ProofCheckError};
+pub use crate::prune::{PRUNE_FILE, PruneRecord, pruned_before};
 pub use crate::storage::{AppendFile, FileStorage, Storage};
 pub use crate::verify::{
     CheckpointRef, Finding, RecordIter, SealedRecords, VerifyOptions, VerifyReport, verify,

@@ -71,6 +71,13 @@ pub const TILE_HEIGHT: u32 = 8;
 /// Full tiles kept in the proof reader's cache.
 pub const TILE_CACHE_ENTRIES_MAX: usize = 64;
 
+/// Most segments one prune removes (and lists in its prune record); a larger backlog is
+/// pruned by running the prune again.
+pub const PRUNE_SEGMENTS_MAX: usize = 10_000;
+
+/// Longest reason text a prune record carries, in bytes.
+pub const PRUNE_REASON_BYTES_MAX: usize = 4096;
+
 /// Largest tree size the ledger will grow to (the tiles' level field is 0–63 and
 /// sequence numbers must fit in `u64` with room for arithmetic).
 pub const TREE_SIZE_MAX: u64 = 1 << 62;
@@ -91,4 +98,8 @@ const _: () = assert!(
 const _: () = assert!((BATCH_BYTES_MAX as u64) < SEGMENT_BYTES_TARGET);
 const _: () = assert!(SEGMENT_FILE_BYTES_MAX > SEGMENT_BYTES_TARGET + BATCH_BYTES_MAX as u64);
 const _: () = assert!(NOTE_SIGNATURES_MAX >= 16);
+const _: () = assert!(
+    PRUNE_SEGMENTS_MAX * 64 + PRUNE_REASON_BYTES_MAX * 6 + 1024 < RECORD_BYTES_MAX,
+    "a prune record must fit in one record"
+);
 const _: () = assert!(ORIGIN_BYTES_MAX < CHECKPOINT_BYTES_MAX / 4);

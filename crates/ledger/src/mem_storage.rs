@@ -110,6 +110,19 @@ impl MemStorage {
         state.failing_syncs = 0;
     }
 
+    /// An independent copy of the current files (clones share state; this does not).
+    pub fn clone_deep(&self) -> MemStorage {
+        let state = self.lock();
+        MemStorage {
+            state: Arc::new(Mutex::new(MemState {
+                files: state.files.clone(),
+                dirs: state.dirs.clone(),
+                space_left: None,
+                failing_syncs: 0,
+            })),
+        }
+    }
+
     /// The current contents of a file.
     pub fn file(&self, path: &str) -> Option<Vec<u8>> {
         self.lock().files.get(path).map(|file| file.data.clone())

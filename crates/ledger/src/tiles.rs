@@ -202,25 +202,51 @@ impl TreeEdge {
         acc
     }
 
+    /// An edge from its parts (as read from a prune anchor).
+    pub(crate) fn from_parts(size: u64, partial: Vec<Vec<Hash>>) -> TreeEdge {
+        TreeEdge { size, partial }
+    }
+
     /// Rebuild the edge for tree size `size` from the full tiles on disk and the leaf
     /// hashes of the last, incomplete level-0 tile (`size % 256` hashes).
+    ///
+    /// `anchor` is the edge at the prune point (the empty edge when nothing was pruned);
+    /// `size` must be at least its size. Hashes of the anchor's own partial tiles are
+    /// taken from it, because the full tiles below them may have been pruned.
     pub fn restore(
         storage: &dyn Storage,
         root: &str,
         size: u64,
         level0_tail: Vec<Hash>,
+        anchor: &TreeEdge,
     ) -> Result<TreeEdge, Error> {
         debug_assert_eq!(level0_tail.len() as u64, size % TILE_WIDTH as u64);
+        if size < anchor.size() {
+            return Err(Error::TreeRange {
+                start: size,
+                size: anchor.size(),
+            });
+        }
         let mut partial = vec![level0_tail];
         let mut level = 1u32;
-        while size >> (TILE_HEIGHT * level) > 0 {
+        while TILE_HEIGHT * level < 64 && size >> (TILE_HEIGHT * level) > 0 {
             // Hashes at this level = roots of the full tiles one level down.
             let count = (size >> (TILE_HEIGHT * level)) % TILE_WIDTH as u64;
             let first = (size >> (TILE_HEIGHT * (level + 1))) * TILE_WIDTH as u64;
+            let anchored = anchor.partial(level);
+            let anchor_first = (anchor.size() >> (TILE_HEIGHT * (level + 1))) * TILE_WIDTH as u64;
             let mut hashes = Vec::with_capacity(count as usize);
             for below_index in first..first + count {
-                let tile = read_full_tile(storage, root, level - 1, below_index)?;
-                hashes.push(perfect_root(&tile));
+                let from_anchor = below_index
+                    .checked_sub(anchor_first)
+                    .and_then(|offset| anchored.get(offset as usize));
+                match from_anchor {
+                    Some(hash) => hashes.push(*hash),
+                    None => {
+                        let tile = read_full_tile(storage, root, level - 1, below_index)?;
+                        hashes.push(perfect_root(&tile));
+                    }
+                }
             }
             partial.push(hashes);
             level += 1;

@@ -15,8 +15,9 @@ use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, parse_log};
 use crate::error::Error;
 use crate::ledger::{SegmentInfo, VERIFIER_KEY_FILE, slice_at};
 use crate::limits::{SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH};
-use crate::merkle::{self, EMPTY_ROOT, Hash, SubtreeSource, hex, leaf_hash};
+use crate::merkle::{self, EMPTY_ROOT, Hash, SubtreeSource, hex, leaf_hash, perfect_root};
 use crate::note::{Checkpoint, NoteVerifier};
+use crate::prune::{PRUNE_FILE, PruneRecord, read_anchor};
 use crate::scan::{ScanError, scan_segment};
 use crate::segment::{SEGMENT_DIR, decode_block_header, for_each_record, parse_segment_file_name};
 use crate::storage::{Storage, join};
@@ -256,6 +257,29 @@ pub enum Finding {
         /// What is wrong.
         reason: String,
     },
+    /// The prune anchor (`pruned`) is unreadable or malformed.
+    PruneAnchor {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Records before `before_seq` are gone but no prune record covered by a signed
+    /// checkpoint says they were pruned: segments were removed.
+    PruneUnrecorded {
+        /// First record still stored.
+        before_seq: u64,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A kept tile below the prune point does not hash to the hash the level above (or the
+    /// prune anchor) holds for it.
+    TileInconsistent {
+        /// Tile path.
+        path: String,
+        /// The hash the level above holds.
+        expected: Hash,
+        /// The root of the stored tile.
+        actual: Hash,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -349,6 +373,21 @@ impl fmt::Display for Finding {
                 write!(f, "{from} and {to} are not consistent: {reason}")
             }
             Finding::LatestCheckpointFile { reason } => write!(f, "{CHECKPOINT_FILE}: {reason}"),
+            Finding::PruneAnchor { reason } => write!(f, "{PRUNE_FILE}: {reason}"),
+            Finding::PruneUnrecorded { before_seq, reason } => write!(
+                f,
+                "records before {before_seq} are missing without a signed prune record: {reason} (segments removed)"
+            ),
+            Finding::TileInconsistent {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{path}: hashes to {}, the level above holds {} (kept tile of pruned records edited)",
+                hex(actual),
+                hex(expected)
+            ),
         }
     }
 }
@@ -373,12 +412,25 @@ pub fn verify_with(
     let verifier = run.verifier(options);
     let stored = run.stored_checkpoints(verifier.as_ref());
     let external = run.external_checkpoints(options, verifier.as_ref());
+    let anchor = match read_anchor(storage) {
+        Ok(anchor) => anchor,
+        Err(error) => {
+            run.find(Finding::PruneAnchor {
+                reason: error.to_string(),
+            });
+            TreeEdge::new()
+        }
+    };
 
     let mut wanted: BTreeSet<u64> = BTreeSet::new();
     wanted.extend(stored.iter().map(|(_, c)| c.size));
     wanted.extend(external.iter().map(|(_, c)| c.size));
-    let (edge, roots, complete) = run.recompute(&wanted, sealed);
+    let (edge, mut roots, complete, prunes) = run.recompute(&wanted, sealed, &anchor);
     let tree_size = edge.size();
+    if complete {
+        run.roots_below(&wanted, &anchor, &edge, &mut roots);
+        run.check_prune(&anchor, &prunes, &stored);
+    }
 
     if tree_size > 0 && stored.is_empty() && complete {
         run.find(Finding::NoCheckpoint { tree_size });
@@ -390,7 +442,7 @@ pub fn verify_with(
     }
     run.check_consistency(&stored, &external, &edge);
     if complete {
-        run.check_tile_files(&edge);
+        run.check_tile_files(&edge, anchor.size());
     }
     Ok(run.report)
 }
@@ -544,17 +596,23 @@ impl Run<'_> {
         }
     }
 
-    /// Recompute the tree from the records. Returns the edge, the roots at the wanted
-    /// sizes, and whether every record could be read.
+    /// Recompute the tree from the records, continuing from the prune anchor. Returns the
+    /// edge, the roots at the wanted sizes, whether every record could be read, and the
+    /// prune records met with their sequence numbers.
     fn recompute(
         &mut self,
         wanted: &BTreeSet<u64>,
         sealed: Option<&dyn SealedRecords>,
-    ) -> (TreeEdge, BTreeMap<u64, Hash>, bool) {
-        let mut edge = TreeEdge::new();
+        anchor: &TreeEdge,
+    ) -> Recomputed {
+        let mut edge = anchor.clone();
         let mut roots = BTreeMap::new();
+        let mut prunes = Vec::new();
         if wanted.contains(&0) {
             roots.insert(0, EMPTY_ROOT);
+        }
+        if wanted.contains(&anchor.size()) {
+            roots.insert(anchor.size(), anchor.root());
         }
         let names = match self.storage.list(SEGMENT_DIR) {
             Ok(names) => names,
@@ -563,7 +621,7 @@ impl Run<'_> {
                     path: SEGMENT_DIR.to_owned(),
                     error: error.to_string(),
                 });
-                return (edge, roots, false);
+                return (edge, roots, false, prunes);
             }
         };
         let mut segments: Vec<(u64, String)> = Vec::new();
@@ -577,12 +635,15 @@ impl Run<'_> {
             }
         }
         segments.sort();
+        // Leftovers of a prune interrupted after its anchor was written: open removes them.
+        segments.retain(|(first, _)| *first >= anchor.size());
         let count = segments.len();
         let mut hasher = LeafSink {
             edge: &mut edge,
             roots: &mut roots,
             wanted,
             tiles: Vec::new(),
+            prunes: &mut prunes,
         };
         for (position, (name_seq, name)) in segments.into_iter().enumerate() {
             let path = join(SEGMENT_DIR, &name);
@@ -596,10 +657,69 @@ impl Run<'_> {
             if !ok {
                 let from_seq = hasher.edge.size();
                 self.find(Finding::Unverifiable { from_seq });
-                return (edge, roots, false);
+                return (edge, roots, false, prunes);
             }
         }
-        (edge, roots, true)
+        (edge, roots, true, prunes)
+    }
+
+    /// Roots of checkpoints below the prune point, from the kept tiles (their records are
+    /// gone); what they are checked against is signed, so the tiles used are vouched for.
+    fn roots_below(
+        &mut self,
+        wanted: &BTreeSet<u64>,
+        anchor: &TreeEdge,
+        edge: &TreeEdge,
+        roots: &mut BTreeMap<u64, Hash>,
+    ) {
+        if anchor.size() <= 1 {
+            return;
+        }
+        let mut reader = TileReader::new(self.storage, "", edge);
+        for &size in wanted.range(1..anchor.size()) {
+            match merkle::root(&mut reader, size) {
+                Ok(root) => {
+                    roots.insert(size, root);
+                }
+                Err(error) => self.find(Finding::Unreadable {
+                    path: TILE_DIR.to_owned(),
+                    error: format!("root at size {size} below the prune point: {error}"),
+                }),
+            }
+        }
+    }
+
+    /// A store whose records start after 0 must hold a prune record for exactly that
+    /// point, inside the signed part of the log, agreeing with the anchor's root.
+    fn check_prune(
+        &mut self,
+        anchor: &TreeEdge,
+        prunes: &[(u64, PruneRecord)],
+        stored: &[(CheckpointRef, Checkpoint)],
+    ) {
+        let before_seq = anchor.size();
+        if before_seq == 0 {
+            return;
+        }
+        let signed = stored.iter().map(|(_, c)| c.size).max().unwrap_or(0);
+        let matching: Vec<&(u64, PruneRecord)> = prunes
+            .iter()
+            .filter(|(_, record)| record.before_seq == before_seq)
+            .collect();
+        let reason = match matching.iter().find(|(seq, _)| *seq < signed) {
+            None if matching.is_empty() => "no prune record for it".to_owned(),
+            None => format!(
+                "its prune record (record {}) is not covered by a stored checkpoint",
+                matching[0].0
+            ),
+            Some((_, record)) if record.root != anchor.root() => format!(
+                "the prune record's root {} differs from the anchor's {}",
+                hex(&record.root),
+                hex(&anchor.root())
+            ),
+            Some(_) => return,
+        };
+        self.find(Finding::PruneUnrecorded { before_seq, reason });
     }
 
     /// Check one segment and feed its records to the tree. Returns whether the tree can
@@ -875,14 +995,28 @@ impl Run<'_> {
         }
     }
 
-    /// Partial tiles must match the tree, and no full tile may lie beyond it.
-    fn check_tile_files(&mut self, edge: &TreeEdge) {
+    /// Partial tiles must match the tree, and no full tile may lie beyond it. Full tiles
+    /// below the prune point (not recomputed from records) must hash to what the level above
+    /// holds for them, and every such tile above level 0 must be there.
+    fn check_tile_files(&mut self, edge: &TreeEdge, pruned_before: u64) {
         let mut files = Vec::new();
         self.walk(TILE_DIR, &mut files);
         let size = edge.size();
         let mut reader = TileReader::new(self.storage, "", edge);
         let mut findings = Vec::new();
-        for path in files {
+        let present: BTreeSet<&String> = files.iter().collect();
+        let mut level = 1u32;
+        while TILE_HEIGHT * (level + 1) < 64 && pruned_before >> (TILE_HEIGHT * (level + 1)) > 0 {
+            for index in 0..pruned_before >> (TILE_HEIGHT * (level + 1)) {
+                let path = tile_path(level, index, TILE_WIDTH);
+                if !present.contains(&path) {
+                    findings.push(Finding::TileMissing { path });
+                }
+            }
+            level += 1;
+        }
+        for path in &files {
+            let path = path.clone();
             let parsed = path
                 .strip_prefix("tile/")
                 .and_then(|rest| rest.split_once('/'))
@@ -907,7 +1041,31 @@ impl Run<'_> {
                 continue;
             }
             if width == TILE_WIDTH {
-                continue; // compared while recomputing
+                let shift = TILE_HEIGHT * (level + 1);
+                let start = index << shift;
+                if shift < 64 && end << (TILE_HEIGHT * level) <= pruned_before {
+                    // Not recomputed from records: check it against the level above.
+                    let actual = match self.storage.read(&path).ok().and_then(|b| parse_tile(&b)) {
+                        Some(hashes) if hashes.len() == TILE_WIDTH => perfect_root(&hashes),
+                        _ => {
+                            findings.push(Finding::TileMalformed { path, len: 0 });
+                            continue;
+                        }
+                    };
+                    match reader.subtree(start, shift) {
+                        Ok(expected) if expected == actual => {}
+                        Ok(expected) => findings.push(Finding::TileInconsistent {
+                            path,
+                            expected,
+                            actual,
+                        }),
+                        Err(error) => findings.push(Finding::Unreadable {
+                            path,
+                            error: error.to_string(),
+                        }),
+                    }
+                }
+                continue; // the others were compared while recomputing
             }
             let Ok(bytes) = self.storage.read(&path) else {
                 findings.push(Finding::TileMissing { path });
@@ -976,17 +1134,25 @@ impl Run<'_> {
     }
 }
 
-/// Feeds recomputed leaves into the tree, remembering roots at wanted sizes and the full
-/// tiles to compare.
+type Recomputed = (TreeEdge, BTreeMap<u64, Hash>, bool, Vec<(u64, PruneRecord)>);
+
+/// Feeds recomputed leaves into the tree, remembering roots at wanted sizes, the full
+/// tiles to compare and the prune records met.
 struct LeafSink<'a> {
     edge: &'a mut TreeEdge,
     roots: &'a mut BTreeMap<u64, Hash>,
     wanted: &'a BTreeSet<u64>,
     tiles: Vec<(u32, u64, Vec<Hash>)>,
+    prunes: &'a mut Vec<(u64, PruneRecord)>,
 }
 
 impl LeafSink<'_> {
     fn push(&mut self, record: &[u8]) {
+        if PruneRecord::is_prune_record(record)
+            && let Some(prune) = PruneRecord::parse(record)
+        {
+            self.prunes.push((self.edge.size(), prune));
+        }
         let tiles = &mut self.tiles;
         self.edge.push(leaf_hash(record), &mut |tile| {
             tiles.push((tile.level, tile.index, tile.hashes))

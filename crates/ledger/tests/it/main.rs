@@ -8,6 +8,7 @@ mod faults;
 mod files;
 mod fixture;
 mod proofs;
+mod prune;
 mod roundtrip;
 mod segments;
 mod tamper;
