@@ -1,0 +1,37 @@
+//! The columnar layer and the query and report engine of auditrail.
+//!
+//! Events arrive as `(seq, AuditEvent)` pairs, `seq` being the ledger sequence number:
+//! sealed ranges go to [`write_segment`], which writes one Parquet file (see [`schema`] for
+//! the columns) and returns a [`KeyIndex`] to store beside it; the unsealed tail stays in
+//! memory. A [`Dataset`] over [`Segment`]s plus the tail answers [`Dataset::query`] (the
+//! filters of `auditrail query`, newest first), point lookups by audit id and by object, and
+//! the reports of [`report`] (`changes`, `top-users`, `codes`, `activity`, `chargeback`),
+//! which all take the same [`Filter`] and return typed rows; formatting is the binary's job.
+//!
+//! Invariants:
+//! - No async, no HTTP, no clock: times are passed in ([`parse_time_bound`] takes `now`).
+//! - Reading a segment gives back exactly the events written ([`read_segment`]).
+//! - A scan selects exactly the events for which [`Filter::matches`] holds, whatever pruning
+//!   skipped.
+//! - The crate does not know how segments are named, stored or made durable: that is the
+//!   store's job; this crate writes to any `Write` and reads from a path.
+
+pub mod diff;
+pub mod error;
+pub mod filter;
+pub mod keys;
+pub mod limits;
+pub mod report;
+pub mod schema;
+pub mod segment;
+
+mod dataset;
+mod topk;
+
+pub use dataset::{Dataset, QueryResult, ScanStats};
+pub use error::{Error, Result};
+pub use filter::{CodeMatch, Filter, TextPattern, parse_time_bound};
+pub use keys::KeyIndex;
+pub use segment::{
+    Segment, SegmentMeta, WrittenSegment, read_segment, write_segment, write_segment_with,
+};
