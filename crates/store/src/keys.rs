@@ -2,6 +2,20 @@
 //! record; zeros for records that are not events), and the in-memory set used to skip
 //! duplicates.
 //!
+//! Until the first prune the file is headerless and its key `i` is record `i`'s (version 1).
+//! A prune rewrites it with a 32-byte header, after which key `i` is record `base_seq + i`'s
+//! and the keys of pruned records are gone:
+//!
+//! ```text
+//!  0  8  magic "ADTRLKEY"
+//!  8  4  version = 2
+//! 12  4  reserved (0)
+//! 16  8  base_seq: the ledger's first stored record
+//! 24  8  reserved (0)
+//! ```
+//!
+//! (A version-1 file whose first key happened to equal the magic is a 2^-64 chance.)
+//!
 //! The file is derived data: the ledger is the source of truth. It is written after the
 //! ledger acknowledged a batch and never fsynced on its own; on open, a short file is
 //! completed from the ledger's records and a long one (keys of records the ledger does not
@@ -16,13 +30,47 @@ use crate::StoreError;
 use crate::identity::{Key, NO_KEY};
 use crate::limits::KEY_BYTES;
 
+/// Magic of a key file with a header.
+pub(crate) const KEYS_MAGIC: [u8; 8] = *b"ADTRLKEY";
+/// Version of a key file with a header.
+pub(crate) const KEYS_VERSION: u32 = 2;
+/// Bytes of the header.
+pub(crate) const KEYS_HEADER_BYTES: usize = 32;
+
 /// The key file and the set of keys in it.
 #[derive(Debug)]
 pub(crate) struct KeyIndex {
     path: PathBuf,
     file: File,
+    header: usize,
+    base: u64,
     count: u64,
     set: HashSet<Key>,
+}
+
+/// The header length and base sequence number of key file bytes; an error message for a
+/// header of an unknown version.
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<(usize, u64), String> {
+    if bytes.len() < KEYS_HEADER_BYTES || bytes[..8] != KEYS_MAGIC {
+        return Ok((0, 0));
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != KEYS_VERSION {
+        return Err(format!("key file version {version} is not {KEYS_VERSION}"));
+    }
+    let mut base = [0u8; 8];
+    base.copy_from_slice(&bytes[16..24]);
+    Ok((KEYS_HEADER_BYTES, u64::from_le_bytes(base)))
+}
+
+fn header(base: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(KEYS_HEADER_BYTES);
+    out.extend_from_slice(&KEYS_MAGIC);
+    out.extend_from_slice(&KEYS_VERSION.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&base.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out
 }
 
 /// What opening the key file had to repair.
@@ -51,12 +99,15 @@ impl KeyIndex {
         let mut bytes = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.read_to_end(&mut bytes).map_err(io)?;
-        let whole = bytes.len() - bytes.len() % KEY_BYTES;
-        if whole != bytes.len() {
-            file.set_len(whole as u64).map_err(io)?;
+        let (header, base) = parse_header(&bytes)
+            .map_err(|reason| io(std::io::Error::new(std::io::ErrorKind::InvalidData, reason)))?;
+        let keys = &bytes[header..];
+        let whole = keys.len() - keys.len() % KEY_BYTES;
+        if whole != keys.len() {
+            file.set_len((header + whole) as u64).map_err(io)?;
         }
         let mut set = HashSet::with_capacity(whole / KEY_BYTES);
-        for chunk in bytes[..whole].chunks_exact(KEY_BYTES) {
+        for chunk in keys[..whole].chunks_exact(KEY_BYTES) {
             let mut key = NO_KEY;
             key.copy_from_slice(chunk);
             if key != NO_KEY {
@@ -66,6 +117,8 @@ impl KeyIndex {
         Ok(KeyIndex {
             path: path.to_owned(),
             file,
+            header,
+            base,
             count: (whole / KEY_BYTES) as u64,
             set,
         })
@@ -74,6 +127,59 @@ impl KeyIndex {
     /// Keys in the file (one per ledger record covered).
     pub(crate) fn count(&self) -> u64 {
         self.count
+    }
+
+    /// The sequence number of the first key.
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// One past the sequence number of the last key.
+    pub(crate) fn end(&self) -> u64 {
+        self.base + self.count
+    }
+
+    /// Drops the keys of records below `base` (pruned) and makes `base` the first: the file
+    /// is rewritten with a header (temporary file, fsync, rename, directory fsync). With
+    /// `base` beyond the keys held, the file is left empty from `base`.
+    pub(crate) fn rebase(&mut self, base: u64) -> Result<(), StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        let mut bytes = Vec::new();
+        self.file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
+        self.file.read_to_end(&mut bytes).map_err(io(&self.path))?;
+        let keys = &bytes[self.header.min(bytes.len())..];
+        let skip = if base >= self.base {
+            (base - self.base).min(self.count) as usize * KEY_BYTES
+        } else {
+            // Keys from before the first stored record cannot be right; start over.
+            keys.len()
+        };
+        let mut out = header(base);
+        out.extend_from_slice(keys.get(skip..).unwrap_or_default());
+        let whole = KEYS_HEADER_BYTES + (out.len() - KEYS_HEADER_BYTES) / KEY_BYTES * KEY_BYTES;
+        out.truncate(whole);
+        if base > self.end() {
+            out.truncate(KEYS_HEADER_BYTES);
+        }
+        let mut temporary = self.path.clone().into_os_string();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        {
+            let mut file = File::create(&temporary).map_err(io(&temporary))?;
+            file.write_all(&out).map_err(io(&temporary))?;
+            file.sync_all().map_err(io(&temporary))?;
+        }
+        std::fs::rename(&temporary, &self.path).map_err(io(&self.path))?;
+        if let Some(parent) = self.path.parent()
+            && let Ok(directory) = File::open(parent)
+        {
+            directory.sync_all().map_err(io(parent))?;
+        }
+        *self = KeyIndex::open(&self.path.clone())?;
+        Ok(())
     }
 
     /// Whether an event with this key is stored.
@@ -104,7 +210,7 @@ impl KeyIndex {
     /// rebuilds the set.
     pub(crate) fn truncate(&mut self, count: u64) -> Result<(), StoreError> {
         self.file
-            .set_len(count * KEY_BYTES as u64)
+            .set_len(self.header as u64 + count * KEY_BYTES as u64)
             .map_err(|source| StoreError::Io {
                 path: self.path.clone(),
                 source,

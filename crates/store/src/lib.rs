@@ -7,10 +7,19 @@
 //! <data>/ledger/           the ledger: segments, tiles, checkpoints, keys (docs/ledger-format.md)
 //! <data>/index/keys.bin    the identity key of every ledger record (see `identity`)
 //! <data>/quarantine.jsonl  input records that could not be decoded, raw
+//! <data>/prune.log         one JSON line per prune, for people (the signed truth is the
+//!                          prune record in the ledger)
 //! ```
 //!
 //! A ledger record is one event in auditrail's `jsonl` form (the normalized event, lossless)
-//! without the trailing newline, or a ledger heartbeat.
+//! without the trailing newline, a ledger heartbeat, or a ledger prune record.
+//!
+//! Retention ([`Store::plan_prune`], [`Store::prune`]): the oldest sealed segments whose
+//! records are all older than a cutoff (or beyond a size budget) are removed through
+//! [`Ledger::prune`], which keeps what proofs and `verify` need and appends a signed prune
+//! record. The keys of pruned records leave `index/keys.bin`, so an event older than the
+//! cutoff imported again is stored again (it is a new record of the trail, with its own
+//! leaf; the pruned copy is gone).
 //!
 //! Invariants:
 //! - An event is acknowledged ([`Store::append`] returns) only once the ledger made it
@@ -27,7 +36,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use event::{AuditEvent, Timestamp};
-use ledger::{CheckpointPolicy, Config, FileStorage, Heartbeat, KeySource, Ledger};
+use ledger::{
+    CheckpointPolicy, Config, FileStorage, Heartbeat, KeySource, Ledger, PruneOutcome, PruneRecord,
+    SegmentInfo,
+};
 use serde::{Deserialize, Serialize};
 
 mod identity;
@@ -42,11 +54,17 @@ pub use quarantine::QuarantineEntry;
 pub use verify::{StoreFinding, StoreVerifyReport, verify};
 
 use crate::keys::KeyIndex;
-use crate::limits::{KEY_REBUILD_BATCH, STORE_META_BYTES_MAX};
+use crate::limits::{KEY_REBUILD_BATCH, PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX};
 use crate::quarantine::Quarantine;
 
-/// Version of the data directory layout, in `store.json`.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// Version of the data directory layout, in `store.json`. Version 2 adds retention: the
+/// ledger may have been pruned, and `index/keys.bin` may carry a header with its first
+/// sequence number. Version 1 directories are read as they are and become version 2 at their
+/// first prune.
+pub const STORE_FORMAT_VERSION: u32 = 2;
+
+/// The oldest layout version this release reads.
+pub const STORE_FORMAT_VERSION_MIN: u32 = 1;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +125,10 @@ struct StoreMeta {
     format: String,
     version: u32,
     origin: String,
+    /// Segment size of the ledger (bytes) when not the default; set by hand for tests and
+    /// small deployments that want retention in finer steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    segment_bytes: Option<u64>,
 }
 
 const STORE_META_FORMAT: &str = "auditrail-store";
@@ -115,6 +137,7 @@ const STORE_META_FORMAT: &str = "auditrail-store";
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    meta: StoreMeta,
     ledger: Ledger,
     keys: KeyIndex,
     quarantine: Quarantine,
@@ -210,7 +233,10 @@ impl Store {
             }
         }
         let meta = read_or_create_meta(root, options.origin)?;
-        let mut config = Config::new(meta.origin);
+        let mut config = Config::new(meta.origin.clone());
+        if let Some(bytes) = meta.segment_bytes {
+            config.segment_bytes = bytes;
+        }
         if let Some(path) = options.signing_key {
             config.key = KeySource::File(path);
         }
@@ -223,6 +249,7 @@ impl Store {
         let quarantine = Quarantine::new(&root.join("quarantine.jsonl"));
         let mut store = Store {
             root: root.to_owned(),
+            meta,
             ledger,
             keys,
             quarantine,
@@ -239,17 +266,26 @@ impl Store {
         Ok(store)
     }
 
-    /// Brings the key index to exactly one key per ledger record.
+    /// Brings the key index to exactly one key per stored ledger record: the keys of pruned
+    /// records dropped (a prune interrupted before its key index was rewritten), keys beyond
+    /// the ledger cut, missing ones recomputed.
     fn repair_keys(&mut self) -> Result<(), StoreError> {
         let tree_size = self.ledger.tree_size();
-        if self.keys.count() > tree_size {
-            self.repair.keys_removed = self.keys.count() - tree_size;
-            self.keys.truncate(tree_size)?;
+        let first = self.ledger.first_seq();
+        if self.keys.base() != first {
+            self.repair.keys_removed += first
+                .saturating_sub(self.keys.base())
+                .min(self.keys.count());
+            self.keys.rebase(first)?;
         }
-        while self.keys.count() < tree_size {
-            let end = tree_size.min(self.keys.count() + KEY_REBUILD_BATCH);
+        if self.keys.end() > tree_size {
+            self.repair.keys_removed += self.keys.end() - tree_size;
+            self.keys.truncate(tree_size - first)?;
+        }
+        while self.keys.end() < tree_size {
+            let end = tree_size.min(self.keys.end() + KEY_REBUILD_BATCH);
             let mut keys = Vec::new();
-            for item in self.ledger.records(self.keys.count()..end) {
+            for item in self.ledger.records(self.keys.end()..end) {
                 let (seq, record) = item?;
                 keys.push(record_key(seq, &record)?);
             }
@@ -339,7 +375,10 @@ impl Store {
     pub fn find_id(&self, id: &str) -> Result<Vec<u64>, StoreError> {
         let needle = format!("\"id\":{}", serde_json::Value::String(id.to_owned()));
         let mut found = Vec::new();
-        for item in self.ledger.records(0..self.ledger.tree_size()) {
+        for item in self
+            .ledger
+            .records(self.ledger.first_seq()..self.ledger.tree_size())
+        {
             let (seq, record) = item?;
             if memchr_find(&record, needle.as_bytes())
                 && read_event(seq, &record)?.is_some_and(|event| event.id == id)
@@ -356,6 +395,124 @@ impl Store {
         read_event(seq, &record)
     }
 
+    /// Which segments a prune by `criteria` would remove: the longest run of the oldest
+    /// sealed segments (never the last one) such that each either holds only records older
+    /// than `criteria.before` or must go to bring the segments within `criteria.max_bytes`.
+    /// A record's time is the event's time (request received, else stage reached), a
+    /// heartbeat's or a prune record's; a record without a time is never older than the
+    /// cutoff. Segments are read only until the first one that must stay.
+    pub fn plan_prune(&self, criteria: &PruneCriteria) -> Result<PrunePlan, StoreError> {
+        let segments = self.ledger.segments();
+        let candidates = segments
+            .len()
+            .saturating_sub(1)
+            .min(ledger::limits::PRUNE_SEGMENTS_MAX);
+        let mut by_time = 0;
+        if let Some(cutoff) = criteria.before {
+            'segments: for segment in &segments[..candidates] {
+                if !segment.sealed {
+                    break;
+                }
+                let end = segment.first_seq + segment.record_count;
+                for item in self.ledger.records(segment.first_seq..end) {
+                    let (_, record) = item?;
+                    if record_time(&record).is_none_or(|time| time >= cutoff) {
+                        break 'segments;
+                    }
+                }
+                by_time += 1;
+            }
+        }
+        let mut by_size = 0;
+        if let Some(max) = criteria.max_bytes {
+            let mut total: u64 = segments.iter().map(|s| s.file_len).sum();
+            for segment in &segments[..candidates] {
+                if total <= max || !segment.sealed {
+                    break;
+                }
+                total -= segment.file_len;
+                by_size += 1;
+            }
+        }
+        let count = by_time.max(by_size);
+        let removed: Vec<SegmentInfo> = segments[..count].to_vec();
+        Ok(PrunePlan {
+            before_seq: segments
+                .get(count)
+                .map_or(self.ledger.first_seq(), |s| s.first_seq),
+            first_seq: self.ledger.first_seq(),
+            records: removed.iter().map(|s| s.record_count).sum(),
+            bytes: removed.iter().map(|s| s.file_len).sum(),
+            segments: removed,
+            kept_segments: segments.len() - count,
+            kept_bytes: segments[count..].iter().map(|s| s.file_len).sum(),
+        })
+    }
+
+    /// Carries out a plan from [`Store::plan_prune`]: the ledger prunes (signed prune record,
+    /// checkpoint, anchor, segment files, level-0 tiles), then the key index drops the
+    /// pruned keys and `prune.log` gets a line. Returns `None` when the plan removes nothing.
+    pub fn prune(
+        &mut self,
+        plan: &PrunePlan,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<Option<PruneOutcome>, StoreError> {
+        if plan.segments.is_empty() {
+            return Ok(None);
+        }
+        if self.meta.version < STORE_FORMAT_VERSION {
+            // An older release must not open a pruned directory as if it were whole.
+            self.meta.version = STORE_FORMAT_VERSION;
+            write_meta(&self.root, &self.meta)?;
+        }
+        let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
+        self.repair_keys()?;
+        self.append_prune_log(&outcome, reason, now)?;
+        Ok(Some(outcome))
+    }
+
+    fn append_prune_log(
+        &self,
+        outcome: &PruneOutcome,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let path = self.root.join("prune.log");
+        let line = serde_json::json!({
+            "time": timestamp(now).to_rfc3339(),
+            "before_seq": outcome.before_seq,
+            "previous_first_seq": outcome.previous_first_seq,
+            "segments": outcome.segments.len(),
+            "first_segment": outcome.segments.first().map(|s| s.path.clone()),
+            "last_segment": outcome.segments.last().map(|s| s.path.clone()),
+            "records": outcome.records,
+            "bytes": outcome.bytes,
+            "tiles_removed": outcome.tiles_removed,
+            "prune_record_seq": outcome.record_seq,
+            "reason": reason,
+            "checkpoint": outcome.checkpoint,
+        });
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let existing = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if existing > PRUNE_LOG_BYTES_MAX {
+            // Informational only; the signed prune records are in the ledger.
+            return Ok(());
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut text = line.to_string();
+        text.push('\n');
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+
     /// Writes a final checkpoint and releases the directory.
     pub fn close(self, now: SystemTime) -> Result<(), StoreError> {
         self.keys.sync()?;
@@ -364,9 +521,9 @@ impl Store {
     }
 }
 
-/// Reads a ledger record: an event, or `None` for a heartbeat.
+/// Reads a ledger record: an event, or `None` for a heartbeat or a prune record.
 pub fn read_event(seq: u64, record: &[u8]) -> Result<Option<AuditEvent>, StoreError> {
-    if Heartbeat::parse(record).is_some() {
+    if Heartbeat::parse(record).is_some() || PruneRecord::parse(record).is_some() {
         return Ok(None);
     }
     serde_json::from_slice(record)
@@ -375,6 +532,64 @@ pub fn read_event(seq: u64, record: &[u8]) -> Result<Option<AuditEvent>, StoreEr
             seq,
             reason: error.to_string(),
         })
+}
+
+/// What to prune; see [`Store::plan_prune`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCriteria {
+    /// Remove segments whose records are all older than this.
+    pub before: Option<Timestamp>,
+    /// Remove the oldest segments until the segment files take at most this many bytes.
+    pub max_bytes: Option<u64>,
+}
+
+/// What a prune would remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// Records before this one go (equal to `first_seq` when nothing goes).
+    pub before_seq: u64,
+    /// The first record stored now.
+    pub first_seq: u64,
+    /// The segments that go, oldest first.
+    pub segments: Vec<SegmentInfo>,
+    /// Records that go.
+    pub records: u64,
+    /// Segment bytes that go.
+    pub bytes: u64,
+    /// Segments that stay.
+    pub kept_segments: usize,
+    /// Segment bytes that stay.
+    pub kept_bytes: u64,
+}
+
+impl PrunePlan {
+    /// Whether nothing would be removed.
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
+/// The time of a stored record: an event's, a heartbeat's or a prune record's.
+pub fn record_time(record: &[u8]) -> Option<Timestamp> {
+    if let Some(beat) = Heartbeat::parse(record) {
+        return i64::try_from(beat.time_unix_ns)
+            .ok()
+            .map(Timestamp::from_unix_nanos);
+    }
+    if let Some(prune) = PruneRecord::parse(record) {
+        return i64::try_from(prune.time_unix_ns)
+            .ok()
+            .map(Timestamp::from_unix_nanos);
+    }
+    #[derive(Deserialize)]
+    struct Times {
+        #[serde(default)]
+        time: Option<Timestamp>,
+        #[serde(default)]
+        stage_time: Option<Timestamp>,
+    }
+    let times: Times = serde_json::from_slice(record).ok()?;
+    times.time.or(times.stage_time)
 }
 
 /// The identity key of a stored record.
@@ -420,9 +635,11 @@ fn read_or_create_meta(root: &Path, origin: Option<String>) -> Result<StoreMeta,
             })?;
             let meta: StoreMeta =
                 serde_json::from_slice(&text).map_err(|error| meta_error(error.to_string()))?;
-            if meta.format != STORE_META_FORMAT || meta.version != STORE_FORMAT_VERSION {
+            if meta.format != STORE_META_FORMAT
+                || !(STORE_FORMAT_VERSION_MIN..=STORE_FORMAT_VERSION).contains(&meta.version)
+            {
                 return Err(meta_error(format!(
-                    "format {} version {} is not {STORE_META_FORMAT} version {STORE_FORMAT_VERSION}; use the auditrail release that wrote it",
+                    "format {} version {} is not {STORE_META_FORMAT} version {STORE_FORMAT_VERSION_MIN} to {STORE_FORMAT_VERSION}; use the auditrail release that wrote it",
                     meta.format, meta.version
                 )));
             }
@@ -433,28 +650,38 @@ fn read_or_create_meta(root: &Path, origin: Option<String>) -> Result<StoreMeta,
                 format: STORE_META_FORMAT.to_owned(),
                 version: STORE_FORMAT_VERSION,
                 origin: origin.unwrap_or_else(default_origin),
+                segment_bytes: None,
             };
-            let text =
-                serde_json::to_vec_pretty(&meta).map_err(|error| meta_error(error.to_string()))?;
-            let temporary = root.join("store.json.tmp");
-            let io = |source| StoreError::Io {
-                path: temporary.clone(),
-                source,
-            };
-            let mut file = File::create(&temporary).map_err(io)?;
-            std::io::Write::write_all(&mut file, &text).map_err(io)?;
-            file.sync_all().map_err(io)?;
-            std::fs::rename(&temporary, &path).map_err(|source| StoreError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if let Ok(directory) = File::open(root) {
-                let _ = directory.sync_all();
-            }
+            write_meta(root, &meta)?;
             Ok(meta)
         }
         Err(source) => Err(StoreError::Io { path, source }),
     }
+}
+
+/// Writes `store.json` atomically (temporary file, fsync, rename, directory fsync).
+fn write_meta(root: &Path, meta: &StoreMeta) -> Result<(), StoreError> {
+    let path = root.join("store.json");
+    let text = serde_json::to_vec_pretty(meta).map_err(|error| StoreError::Meta {
+        path: path.clone(),
+        reason: error.to_string(),
+    })?;
+    let temporary = root.join("store.json.tmp");
+    let io = |source| StoreError::Io {
+        path: temporary.clone(),
+        source,
+    };
+    let mut file = File::create(&temporary).map_err(io)?;
+    std::io::Write::write_all(&mut file, &text).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&temporary, &path).map_err(|source| StoreError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if let Ok(directory) = File::open(root) {
+        let _ = directory.sync_all();
+    }
+    Ok(())
 }
 
 /// `auditrail.local/<host name>`, the host name from the kernel when it can be read.

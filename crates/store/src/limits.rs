@@ -12,3 +12,7 @@ pub const STORE_META_BYTES_MAX: u64 = 64 * 1024;
 
 /// Records read per step while rebuilding or verifying the key index.
 pub const KEY_REBUILD_BATCH: u64 = 65_536;
+
+/// `prune.log` stops growing past this size (it is informational; the signed prune records
+/// are in the ledger).
+pub const PRUNE_LOG_BYTES_MAX: u64 = 16 * 1024 * 1024;

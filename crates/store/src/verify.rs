@@ -36,6 +36,13 @@ pub enum StoreFinding {
         /// Why.
         reason: String,
     },
+    /// `index/keys.bin` starts at another record than the ledger.
+    KeyBase {
+        /// First record of the key file.
+        keys: u64,
+        /// First record stored in the ledger.
+        ledger: u64,
+    },
     /// The key index could not be read.
     KeysUnreadable {
         /// Why.
@@ -59,6 +66,10 @@ impl fmt::Display for StoreFinding {
             StoreFinding::UnreadableRecord { seq, reason } => {
                 write!(f, "record {seq} is not a readable event: {reason}")
             }
+            StoreFinding::KeyBase { keys, ledger } => write!(
+                f,
+                "index/keys.bin: starts at record {keys} but the ledger's first record is {ledger}"
+            ),
             StoreFinding::KeysUnreadable { reason } => write!(f, "index/keys.bin: {reason}"),
         }
     }
@@ -124,22 +135,31 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<StoreVerifyReport,
     })
 }
 
-/// Recomputes every key from the records in the segment files and compares.
+/// Recomputes every key from the records in the segment files and compares. Records below
+/// the ledger's prune point have no keys; the key file must start at it.
 fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
     let mut findings = Vec::new();
-    let keys = match keys::read_all(&root.join("index").join("keys.bin")) {
-        Ok(keys) => keys,
-        Err(error) => {
-            return (
-                0,
-                vec![StoreFinding::KeysUnreadable {
-                    reason: error.to_string(),
-                }],
-            );
-        }
+    let unreadable = |reason: String| (0, vec![StoreFinding::KeysUnreadable { reason }]);
+    let bytes = match keys::read_all(&root.join("index").join("keys.bin")) {
+        Ok(bytes) => bytes,
+        Err(error) => return unreadable(error.to_string()),
     };
+    let (header, base) = match keys::parse_header(&bytes) {
+        Ok(parsed) => parsed,
+        Err(reason) => return unreadable(reason),
+    };
+    let keys = &bytes[header..];
+    // A damaged anchor is the ledger verification's finding; count from 0 then.
+    let first = ledger::pruned_before(&FileStorage::new(root.join("ledger"))).unwrap_or(0);
+    if base != first {
+        findings.push(StoreFinding::KeyBase {
+            keys: base,
+            ledger: first,
+        });
+        return (0, findings);
+    }
     let key_count = (keys.len() / KEY_BYTES) as u64;
-    let mut seq = 0u64;
+    let mut seq = first;
     let mut checked = 0u64;
     let segments = match segment_files(&root.join("ledger").join("segments")) {
         Ok(segments) => segments,
@@ -152,7 +172,10 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
             );
         }
     };
-    for path in segments {
+    for (name_seq, path) in segments {
+        if name_seq < first {
+            continue; // left by an interrupted prune; open removes it
+        }
         // Damaged segments are the ledger verification's findings; here, stop at them.
         let Ok(bytes) = std::fs::read(&path) else {
             break;
@@ -177,7 +200,7 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
                         None
                     }
                 };
-                let start = seq as usize * KEY_BYTES;
+                let start = (seq - first) as usize * KEY_BYTES;
                 let stored = keys.get(start..start + KEY_BYTES);
                 if let (Some(expected), Some(stored)) = (expected, stored) {
                     checked += 1;
@@ -193,16 +216,16 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
             position += header.frame_len() as usize;
         }
     }
-    if key_count != seq {
+    if key_count != seq - first {
         findings.push(StoreFinding::KeyCount {
-            records: seq,
+            records: seq - first,
             keys: key_count,
         });
     }
     (checked, findings)
 }
 
-fn segment_files(directory: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+fn segment_files(directory: &Path) -> std::io::Result<Vec<(u64, std::path::PathBuf)>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(directory)? {
         let path = entry?.path();
@@ -210,8 +233,8 @@ fn segment_files(directory: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if ledger::segment::parse_segment_file_name(name).is_some() {
-            files.push(path);
+        if let Some(first) = ledger::segment::parse_segment_file_name(name) {
+            files.push((first, path));
         }
     }
     files.sort();

@@ -214,3 +214,148 @@ fn proofs_verify_against_the_checkpoint() {
             .is_err()
     );
 }
+
+/// A version-1 data directory (as written before retention existed) with 16 KiB segments.
+fn small_segment_store(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("store.json"),
+        r#"{"format":"auditrail-store","version":1,"origin":"test.example/store","segment_bytes":8192}"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn prune_removes_old_segments_and_keys_and_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    small_segment_store(dir.path());
+    let all = events(2000, 7);
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    for batch in all.chunks(200) {
+        store.append(Prepared::from_events(batch), now()).unwrap();
+    }
+    let segments = store.ledger().segments();
+    assert!(segments.len() >= 9, "{}", segments.len());
+    let keys_before = std::fs::read(dir.path().join("index/keys.bin")).unwrap();
+
+    // Everything in the first five batches is older than the cutoff.
+    let cutoff = all[..1000]
+        .iter()
+        .filter_map(AuditEvent::when)
+        .max()
+        .map(|t| event::Timestamp::from_unix_nanos(t.unix_nanos() + 1))
+        .unwrap();
+    let criteria = store::PruneCriteria {
+        before: Some(cutoff),
+        max_bytes: None,
+    };
+    let plan = store.plan_prune(&criteria).unwrap();
+    assert!(
+        plan.segments.len() >= 4 && plan.segments.len() < segments.len() - 2,
+        "{plan:?}"
+    );
+    assert_eq!(plan.first_seq, 0);
+    let outcome = store.prune(&plan, "test", now()).unwrap().unwrap();
+    assert_eq!(outcome.before_seq, plan.before_seq);
+    assert_eq!(store.ledger().first_seq(), plan.before_seq);
+    // Nothing more qualifies by that cutoff.
+    assert!(store.plan_prune(&criteria).unwrap().is_empty());
+    store.close(now()).unwrap();
+
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.keys_checked, 2001 - plan.before_seq);
+    let meta = std::fs::read_to_string(dir.path().join("store.json")).unwrap();
+    assert!(meta.contains("\"version\": 2"), "{meta}");
+    let log = std::fs::read_to_string(dir.path().join("prune.log")).unwrap();
+    assert_eq!(log.lines().count(), 1);
+    assert!(
+        log.contains(&format!("\"before_seq\":{}", plan.before_seq)),
+        "{log}"
+    );
+
+    // Pruned events are no longer known: imported again, they are stored again; the
+    // others are still duplicates.
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    let again = store
+        .append(Prepared::from_events(&all[..10]), now())
+        .unwrap();
+    assert_eq!(again.stored, 10);
+    let kept = store
+        .append(Prepared::from_events(&all[1990..]), now())
+        .unwrap();
+    assert_eq!(kept.duplicates, 10);
+    let last_id = &all[1999].id;
+    assert!(!store.find_id(last_id).unwrap().is_empty());
+    store.close(now()).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+
+    // A prune interrupted before the key index was rewritten is repaired at open.
+    let keys_after = std::fs::read(dir.path().join("index/keys.bin")).unwrap();
+    std::fs::write(dir.path().join("index/keys.bin"), &keys_before).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f, StoreFinding::KeyBase { .. })),
+        "{:?}",
+        report.findings
+    );
+    let store = Store::open(dir.path(), options(), now()).unwrap();
+    assert!(store.key_repair().keys_removed > 0);
+    store.close(now()).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("index/keys.bin")).unwrap(),
+        keys_after
+    );
+
+    // A segment that was not pruned, removed, is found.
+    let first_kept = store_segments(dir.path())[0].clone();
+    std::fs::remove_file(first_kept).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(!report.is_intact());
+}
+
+#[test]
+fn prune_by_size_keeps_the_newest_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    small_segment_store(dir.path());
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    for batch in events(1600, 9).chunks(200) {
+        store.append(Prepared::from_events(batch), now()).unwrap();
+    }
+    let segments = store.ledger().segments();
+    let total: u64 = segments.iter().map(|s| s.file_len).sum();
+    let budget = total / 2;
+    let plan = store
+        .plan_prune(&store::PruneCriteria {
+            before: None,
+            max_bytes: Some(budget),
+        })
+        .unwrap();
+    assert!(!plan.is_empty());
+    assert!(plan.kept_bytes <= budget, "{plan:?}");
+    assert_eq!(plan.kept_segments + plan.segments.len(), segments.len());
+    // A budget of nothing still keeps the last segment.
+    let all = store
+        .plan_prune(&store::PruneCriteria {
+            before: None,
+            max_bytes: Some(0),
+        })
+        .unwrap();
+    assert_eq!(all.kept_segments, 1);
+    store.prune(&plan, "size", now()).unwrap();
+    store.close(now()).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
+
+fn store_segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir.join("ledger/segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
