@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Prove(ProveArgs),
     /// Print the latest signed checkpoint of the audit trail.
     Checkpoint,
+    /// Remove old segments of the audit trail, keeping what proofs and verify need, and
+    /// record the prune, signed, in the trail itself.
+    Prune(PruneArgs),
     /// Audit policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -68,6 +71,31 @@ pub(crate) struct VerifyArgs {
     /// who rewrote the store could have replaced).
     #[arg(long, value_name = "FILE")]
     pub(crate) verifier_key: Option<PathBuf>,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = ReportOutput::Table)]
+    pub(crate) output: ReportOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneArgs {
+    /// Remove whole sealed segments whose events are all older than TIME: RFC 3339
+    /// (2025-01-31T00:00:00Z) or a duration ago (30d, 12h, 90m, 1w2d).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) before: Option<String>,
+    /// Remove segments whose events are all older than this duration (30d, 12h); the
+    /// configured maximum age. With --before, the later cutoff wins.
+    #[arg(long, value_name = "DUR")]
+    pub(crate) max_age: Option<String>,
+    /// Remove the oldest segments until the segment files take at most this many bytes
+    /// (suffixes K, M, G, T: powers of 1024); the configured maximum size.
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_bytes: Option<String>,
+    /// Show what would be removed and remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Why, kept in the signed prune record (default: the criteria given).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = ReportOutput::Table)]
     pub(crate) output: ReportOutput,

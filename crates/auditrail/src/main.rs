@@ -23,6 +23,7 @@ mod limits;
 mod policy_check;
 mod policy_file;
 mod prove;
+mod prune;
 mod verify;
 
 /// What a command tells `main` besides errors.
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         cli::Command::Verify(command) => verify::run(&command, &args.common),
         cli::Command::Prove(command) => prove::run(&command, &args.common),
         cli::Command::Checkpoint => prove::print_checkpoint(&args.common),
+        cli::Command::Prune(command) => prune::run(&command, &args.common),
         cli::Command::Policy(cli::PolicyCommand::Check(command)) => {
             policy_check::run(&command, &args.common)
         }

@@ -5,6 +5,7 @@
 
 mod convert;
 mod policy_check;
+mod prune;
 mod trail;
 
 use std::path::{Path, PathBuf};
