@@ -381,3 +381,34 @@ proptest! {
         }
     }
 }
+
+/// The disk fills up at every point of a prune, then the power goes: the ledger reopens,
+/// verifies, and the prune can be run again.
+#[test]
+fn a_prune_cut_short_at_any_point_leaves_a_store_that_verifies() {
+    let mut outcomes = std::collections::BTreeSet::new();
+    for budget in (0..40_000u64).step_by(1_500) {
+        let storage = MemStorage::new();
+        let (mut ledger, _, _) = build(&storage, 12, 97, 120);
+        ledger.checkpoint(at(40)).unwrap();
+        let before_seq = boundary(&ledger, 6);
+        storage.set_space_left(Some(budget));
+        let result = ledger.prune(before_seq, "", at(50));
+        outcomes.insert(result.is_ok());
+        drop(ledger);
+        storage.set_space_left(None);
+        storage.crash(|_, _| 0);
+        assert_intact(&storage);
+        let mut ledger = Ledger::open(Arc::new(storage.clone()), config_small_segments()).unwrap();
+        if ledger.first_seq() < before_seq {
+            ledger.prune(before_seq, "again", at(60)).unwrap();
+        }
+        ledger.close(at(61)).unwrap();
+        assert_intact(&storage);
+    }
+    assert_eq!(
+        outcomes.len(),
+        2,
+        "both failed and complete prunes were seen"
+    );
+}
