@@ -102,44 +102,16 @@ impl Joiner {
             self.skipped += 1;
             return;
         }
-        let envelope = match serde_json::from_slice::<Envelope<'_>>(line) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                diagnostics.push(Diagnostic::error(
-                    origin.line.unwrap_or(0),
-                    origin.offset.unwrap_or(0),
-                    format!(
-                        "invalid JSON in an MKE controller line ({error}): {}",
-                        excerpt(line)
-                    ),
-                ));
-                return;
-            }
+        let Some(envelope) = parse_envelope(line, "", origin, diagnostics) else {
+            return;
         };
         match envelope.log {
             Some(log) => {
-                let wrapper_time = envelope
-                    .time
-                    .as_deref()
-                    .and_then(|t| Timestamp::parse(t).ok());
+                let wrapper_time = parse_time(envelope.time.as_deref());
                 let stream = usize::from(envelope.stream.as_deref() == Some("stderr"));
                 self.push_fragment(stream, log, wrapper_time, origin, events, diagnostics);
             }
-            None => {
-                let logrus_time = envelope
-                    .time
-                    .as_deref()
-                    .and_then(|t| Timestamp::parse(t).ok());
-                self.decode_envelope(
-                    line,
-                    &envelope,
-                    logrus_time,
-                    None,
-                    origin,
-                    events,
-                    diagnostics,
-                );
-            }
+            None => self.decode_envelope(line, &envelope, None, origin, events, diagnostics),
         }
     }
 
@@ -241,40 +213,17 @@ impl Joiner {
             self.skipped += 1;
             return;
         }
-        match serde_json::from_slice::<Envelope<'_>>(text) {
-            Ok(envelope) => {
-                let logrus_time = envelope
-                    .time
-                    .as_deref()
-                    .and_then(|t| Timestamp::parse(t).ok());
-                self.decode_envelope(
-                    text,
-                    &envelope,
-                    logrus_time,
-                    wrapper_time,
-                    origin,
-                    events,
-                    diagnostics,
-                );
-            }
-            Err(error) => diagnostics.push(Diagnostic::error(
-                origin.line.unwrap_or(0),
-                origin.offset.unwrap_or(0),
-                format!(
-                    "invalid JSON in an MKE controller line inside the json-file wrapper \
-                     ({error}): {}",
-                    excerpt(text)
-                ),
-            )),
+        let context = " inside the json-file wrapper";
+        if let Some(envelope) = parse_envelope(text, context, origin, diagnostics) {
+            self.decode_envelope(text, &envelope, wrapper_time, origin, events, diagnostics);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Decodes a logrus line (or a bare Kubernetes event) whose top-level keys are read.
     fn decode_envelope(
         &mut self,
         line: &[u8],
         envelope: &Envelope<'_>,
-        logrus_time: Option<Timestamp>,
         wrapper_time: Option<Timestamp>,
         origin: &Origin,
         events: &mut Vec<AuditEvent>,
@@ -304,12 +253,41 @@ impl Joiner {
                 return;
             }
         };
+        let logrus_time = parse_time(envelope.time.as_deref());
         let before = events.len();
         k8s::decode(record, &mke_origin, events, diagnostics);
         for event in &mut events[before..] {
             normalize(event, logrus_time.or(wrapper_time));
         }
     }
+}
+
+/// Reads the top-level keys of a JSON line; a line that does not parse is an error (it may be a
+/// broken audit record).
+fn parse_envelope<'a>(
+    text: &'a [u8],
+    context: &str,
+    origin: &Origin,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Envelope<'a>> {
+    match serde_json::from_slice::<Envelope<'a>>(text) {
+        Ok(envelope) => Some(envelope),
+        Err(error) => {
+            diagnostics.push(Diagnostic::error(
+                origin.line.unwrap_or(0),
+                origin.offset.unwrap_or(0),
+                format!(
+                    "invalid JSON in an MKE controller line{context} ({error}): {}",
+                    excerpt(text)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn parse_time(text: Option<&str>) -> Option<Timestamp> {
+    text.and_then(|text| Timestamp::parse(text).ok())
 }
 
 /// Applies MKE's quirks to an event the Kubernetes decoder read.
