@@ -96,6 +96,10 @@ pub(crate) struct PruneArgs {
     /// Why, kept in the signed prune record (default: the criteria given).
     #[arg(long, value_name = "TEXT")]
     pub(crate) reason: Option<String>,
+    /// Sign the prune's checkpoints with this key file (as given to `import`) instead of the
+    /// key kept in the data directory.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) signing_key: Option<PathBuf>,
     /// How to print the result.
     #[arg(long, value_enum, default_value_t = ReportOutput::Table)]
     pub(crate) output: ReportOutput,

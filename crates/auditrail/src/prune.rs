@@ -70,7 +70,11 @@ pub(crate) fn run(args: &PruneArgs, common: &CommonArgs) -> Result<Status> {
             data.display()
         );
     }
-    let mut store = Store::open(data, StoreOptions::default(), now)
+    let options = StoreOptions {
+        signing_key: args.signing_key.clone(),
+        ..StoreOptions::default()
+    };
+    let mut store = Store::open(data, options, now)
         .with_context(|| format!("cannot open the audit trail in {}", data.display()))?;
     let criteria = PruneCriteria {
         before: cutoff,
