@@ -1045,10 +1045,23 @@ impl Run<'_> {
                 let start = index << shift;
                 if shift < 64 && end << (TILE_HEIGHT * level) <= pruned_before {
                     // Not recomputed from records: check it against the level above.
-                    let actual = match self.storage.read(&path).ok().and_then(|b| parse_tile(&b)) {
+                    let bytes = match self.storage.read(&path) {
+                        Ok(bytes) => bytes,
+                        Err(error) => {
+                            findings.push(Finding::Unreadable {
+                                path,
+                                error: error.to_string(),
+                            });
+                            continue;
+                        }
+                    };
+                    let actual = match parse_tile(&bytes) {
                         Some(hashes) if hashes.len() == TILE_WIDTH => perfect_root(&hashes),
                         _ => {
-                            findings.push(Finding::TileMalformed { path, len: 0 });
+                            findings.push(Finding::TileMalformed {
+                                path,
+                                len: bytes.len() as u64,
+                            });
                             continue;
                         }
                     };
