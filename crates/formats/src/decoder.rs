@@ -134,7 +134,8 @@ impl Decoder {
     /// every JSON event starting with `{"kind":`, so that check comes first and costs one
     /// comparison; the other JSON shapes are told apart by their first key (jsonl `origin`,
     /// Docker json-file `log`, logrus `audit`, journal `__CURSOR`/`__REALTIME_TIMESTAMP`), and
-    /// only a JSON line with none of these is searched for logrus's `"msg":`. Text lines with
+    /// only a JSON line with none of these is searched for logrus's `"msg":` (other MKE
+    /// controller logging, skipped and counted); the rest is Kubernetes JSON. Text lines with
     /// `AUDIT: ` are legacy one-line (`stage=`) or OKD two-line; then DC/OS `auditlog()`.
     fn decode_auto(
         &mut self,
@@ -152,10 +153,11 @@ impl Decoder {
                     self.mke.decode(bytes, &self.origin, events, diagnostics);
                 } else if dcos::detect_journal_json(bytes) {
                     self.decode_dcos(bytes, events, diagnostics);
-                } else if memchr::memmem::find(bytes, b"\"msg\":").is_some() {
-                    // A logrus line whose first key is not `audit`; a Kubernetes event that
-                    // merely contains "msg" is handed on to the Kubernetes decoder by MKE's.
-                    self.mke.decode(bytes, &self.origin, events, diagnostics);
+                } else if memchr::memmem::find(bytes, b"\"msg\":").is_some()
+                    && mke::is_other_logging(bytes)
+                {
+                    // Other `ucp-controller` logging (logrus JSON without an audit record).
+                    self.mke.skip_other_logging();
                 } else {
                     k8s::decode(bytes, &self.origin, events, diagnostics);
                 }
@@ -256,4 +258,66 @@ fn skip_whitespace(bytes: &[u8], from: usize) -> usize {
         .iter()
         .position(|byte| !byte.is_ascii_whitespace())
         .map_or(bytes.len(), |skip| from + skip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::LineFramer;
+
+    fn decode_auto(input: &str) -> (Vec<AuditEvent>, Vec<Diagnostic>, u64) {
+        let mut decoder = Decoder::new(InputFormat::Auto, "test");
+        let mut events = Vec::new();
+        let mut diagnostics = Vec::new();
+        let mut framer = LineFramer::new();
+        framer.push(input.as_bytes(), |line| {
+            decoder.decode_line(&line, &mut events, &mut diagnostics)
+        });
+        framer.finish(|line| decoder.decode_line(&line, &mut events, &mut diagnostics));
+        decoder.finish(&mut events, &mut diagnostics);
+        let skipped = decoder.skipped_records();
+        (events, diagnostics, skipped)
+    }
+
+    #[test]
+    fn auto_tells_every_shape_apart_per_line() {
+        let input = [
+            r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"k","stage":"ResponseComplete","requestURI":"/healthz","verb":"get","user":{}}"#,
+            r#"{"level":"Metadata","auditID":"k2","stage":"ResponseComplete","requestURI":"/api","verb":"get","user":{},"annotations":{"msg":"x"},"x-note":{"msg":1}}"#,
+            r#"{"origin":{"source":"dcos"},"id":"j"}"#,
+            r#"2025-01-01T00:00:00Z AUDIT: id="l" stage="ResponseComplete" ip="192.0.2.1" method="get" user="u" groups="<none>" as="<self>" asgroups="<lookup>" namespace="<none>" uri="/healthz" response="200""#,
+            r#"2025-01-01T00:00:01Z AUDIT: id="o" ip="192.0.2.1" method="GET" user="u" groups="<none>" as="<self>" asgroups="<lookup>" namespace="<none>" uri="/version""#,
+            r#"2025-01-01T00:00:02Z AUDIT: id="o" response="200""#,
+            r#"{"audit":{"kind":"docker-swarm","level":"metadata","auditID":"m","stage":"ResponseComplete","requestURI":"/nodes","verb":"GET","user":{"username":"u"}},"level":"info","msg":"audit","time":"2025-01-01T00:00:03Z"}"#,
+            r#"{"level":"info","msg":"reconciling","time":"2025-01-01T00:00:03Z"}"#,
+            r#"{"__CURSOR":"c","MESSAGE":"2025/01/01 00:00:04 [notice] 1#0: *1 [lua] ee.lua:57: auditlog(): type=audit timestamp=2025-01-01T00:00:04Z object=o action=full result=allow reason=\"r\" srcip=192.0.2.9 srcport=1 request_uri=/ uid=d"}"#,
+            r#"Jan 01 00:00:05 m1 nginx[1]: 2025/01/01 00:00:05 [notice] 1#0: *2 [lua] ee.lua:57: auditlog(): type=audit timestamp=2025-01-01T00:00:05Z object=o action=full result=deny reason="r" srcip=192.0.2.9 srcport=2 request_uri=/ uid=d"#,
+            "something else entirely",
+        ]
+        .join("\n");
+        let (events, diagnostics, skipped) = decode_auto(&input);
+        let sources: Vec<(&str, &str)> = events
+            .iter()
+            .map(|event| (event.id.as_str(), event.origin.source.as_str()))
+            .collect();
+        assert_eq!(
+            &sources[..6],
+            [
+                ("k", "k8s"),
+                ("k2", "k8s"),
+                ("j", "dcos"),
+                ("l", "k8s"),
+                ("o", "okd"),
+                ("m", "mke"),
+            ]
+        );
+        assert_eq!(sources.len(), 8, "{sources:?} {diagnostics:?}");
+        assert!(sources[6..].iter().all(|(_, source)| *source == "dcos"));
+        assert_eq!(skipped, 1);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let message = &diagnostics[0].message;
+        for named in ["Kubernetes", "OKD", "MKE", "DC/OS", "jsonl", "--from"] {
+            assert!(message.contains(named), "{message}");
+        }
+    }
 }

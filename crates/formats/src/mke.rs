@@ -48,6 +48,19 @@ pub fn detect_json(line: &[u8]) -> bool {
     line.starts_with(b"{\"log\":") || line.starts_with(b"{\"audit\":")
 }
 
+/// True when a JSON line is controller logging rather than an audit record: it parses, and
+/// has none of `log` (json-file), `audit` (logrus audit line), `auditID` or `requestURI` (an
+/// event). Auto-detection asks this of JSON lines that carry logrus's `"msg":`, so that a
+/// Kubernetes event that merely contains `"msg":` stays a Kubernetes event.
+pub fn is_other_logging(line: &[u8]) -> bool {
+    serde_json::from_slice::<Envelope<'_>>(line).is_ok_and(|envelope| {
+        envelope.log.is_none()
+            && envelope.audit.is_none()
+            && envelope.audit_id.is_none()
+            && envelope.request_uri.is_none()
+    })
+}
+
 /// Joins Docker json-file fragments and decodes MKE lines, for one input.
 #[derive(Debug, Default)]
 pub struct Joiner {
@@ -87,6 +100,11 @@ impl Joiner {
     /// Lines skipped as other controller logging.
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Counts a line the caller found to be other controller logging ([`is_other_logging`]).
+    pub fn skip_other_logging(&mut self) {
+        self.skipped += 1;
     }
 
     /// Decodes one physical line: a json-file record (maybe a fragment), a logrus line, a
