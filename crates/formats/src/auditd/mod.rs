@@ -67,6 +67,15 @@
 //!   interpretation under the upper-case name, the convention of auditd's ENRICHED format,
 //!   whose own interpretations are kept as they came (and take precedence over ours). EOE
 //!   records are left out.
+//!
+//! # Known differences from ausearch
+//!
+//! - `LOGIN` (1006) waits for its SYSCALL/PROCTITLE/EOE, as upstream auparse does since
+//!   `common.c: audit_is_last_record`; ausearch 3.0.9 (Debian 12) still ends an event at
+//!   `LOGIN`, so on a pam_loginuid login it counts one event more.
+//! - SYSCALL `a0..a3` are not decoded per syscall (`O_RDONLY`, `AT_FDCWD`, socket families).
+//! - Relative PATH names are not joined with CWD (ausearch does so only in `--format text`).
+//! - An AppArmor `type=AVC` record without `avc:` is kept (ausearch drops it as malformed).
 
 mod build;
 mod group;
