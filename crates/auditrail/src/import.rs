@@ -4,7 +4,7 @@
 //! Malformed records go raw to the quarantine file. Every record read is accounted for in
 //! the summary: stored, duplicate, dropped by policy, or quarantined.
 
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result, anyhow};
 use policy::Policy;
@@ -48,10 +48,12 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         .with_context(|| format!("cannot open the audit trail in {}", data.display()))?;
     let quarantine_path = store.quarantine_path().to_owned();
     let (sender, receiver) = sync_channel::<Message>(IMPORT_QUEUE_BATCHES);
+    // Emptied batches come back to be refilled, so that their buffers are reused.
+    let (recycle, recycled) = sync_channel::<Prepared>(IMPORT_QUEUE_BATCHES + 1);
     let verbose = args.verbose;
-    let writer = std::thread::spawn(move || write_all(store, receiver, verbose));
+    let writer = std::thread::spawn(move || write_all(store, receiver, &recycle, verbose));
     let mut dropped = 0u64;
-    let read = read(args, common, &policy, &sender, &mut dropped);
+    let read = read(args, common, &policy, (&sender, &recycled), &mut dropped);
     drop(sender);
     let written = writer
         .join()
@@ -80,7 +82,7 @@ fn read(
     args: &ImportArgs,
     common: &CommonArgs,
     policy: &Policy,
-    sender: &SyncSender<Message>,
+    (sender, recycled): (&SyncSender<Message>, &Receiver<Prepared>),
     dropped: &mut u64,
 ) -> Result<InputStats> {
     let options = ReadOptions {
@@ -95,7 +97,7 @@ fn read(
                 .send(Message::Malformed(std::mem::take(&mut batch.malformed)))
                 .map_err(|_| writer_gone())?;
         }
-        let mut prepared = Prepared::default();
+        let mut prepared = recycled.try_recv().unwrap_or_default();
         for event in &mut batch.events {
             if policy.apply(event).is_kept() {
                 prepared.push(event);
@@ -114,7 +116,8 @@ fn read(
 
 fn write_all(
     mut store: Store,
-    receiver: std::sync::mpsc::Receiver<Message>,
+    receiver: Receiver<Message>,
+    recycle: &SyncSender<Prepared>,
     verbose: bool,
 ) -> Result<(Store, Written)> {
     let mut written = Written {
@@ -123,8 +126,11 @@ fn write_all(
     };
     for message in receiver {
         match message {
-            Message::Events(prepared) => {
-                let outcome = store.append(prepared, clock::now())?;
+            Message::Events(mut prepared) => {
+                let outcome = store.append(&prepared, clock::now())?;
+                prepared.clear();
+                // The reader may have stopped; a batch not taken back is simply dropped.
+                let _ = recycle.try_send(prepared);
                 written.stored += outcome.stored;
                 written.duplicates += outcome.duplicates;
                 written.tree_size = outcome.tree_size;

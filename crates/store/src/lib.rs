@@ -146,20 +146,20 @@ pub struct Store {
 }
 
 /// Events ready to append: their records and identity keys. Preparing is pure and can run on
-/// any thread; [`Store::append`] only deduplicates and writes.
+/// any thread; [`Store::append`] only deduplicates and writes. The records share one buffer,
+/// and a `Prepared` can be [`cleared`](Prepared::clear) and reused, so that a pipeline moving
+/// batches between threads does not allocate per event.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    records: Vec<Vec<u8>>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
     keys: Vec<Key>,
 }
 
 impl Prepared {
     /// Encodes `events` as ledger records with their keys.
     pub fn from_events(events: &[AuditEvent]) -> Prepared {
-        let mut prepared = Prepared {
-            records: Vec::with_capacity(events.len()),
-            keys: Vec::with_capacity(events.len()),
-        };
+        let mut prepared = Prepared::default();
         for event in events {
             prepared.push(event);
         }
@@ -168,21 +168,36 @@ impl Prepared {
 
     /// Adds one event.
     pub fn push(&mut self, event: &AuditEvent) {
-        let mut record = Vec::with_capacity(1024);
-        formats::jsonl::encode(event, &mut record);
-        record.pop();
-        self.records.push(record);
+        formats::jsonl::encode(event, &mut self.bytes);
+        self.bytes.pop();
+        self.ends.push(self.bytes.len());
         self.keys.push(key(event));
     }
 
     /// Events prepared.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.ends.len()
     }
 
     /// True when there is nothing to append.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.ends.is_empty()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.keys.clear();
+    }
+
+    /// The records with their keys, in order.
+    fn records(&self) -> impl Iterator<Item = (&[u8], &Key)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, end)| &self.bytes[start..*end])
+            .zip(&self.keys)
     }
 }
 
@@ -325,20 +340,21 @@ impl Store {
     /// the batch), durably, as one ledger batch.
     pub fn append(
         &mut self,
-        prepared: Prepared,
+        prepared: &Prepared,
         now: SystemTime,
     ) -> Result<AppendOutcome, StoreError> {
-        let mut records = Vec::with_capacity(prepared.records.len());
-        let mut keys = Vec::with_capacity(prepared.keys.len());
-        let mut batch_keys = std::collections::HashSet::with_capacity(prepared.keys.len());
+        let mut records = Vec::with_capacity(prepared.len());
+        let mut keys = Vec::with_capacity(prepared.len());
+        let mut batch_keys =
+            keys::KeySet::with_capacity_and_hasher(prepared.len(), keys::KeyHashing);
         let mut duplicates = 0;
-        for (record, key) in prepared.records.into_iter().zip(prepared.keys) {
-            if self.keys.contains(&key) || !batch_keys.insert(key) {
+        for (record, key) in prepared.records() {
+            if self.keys.contains(key) || !batch_keys.insert(*key) {
                 duplicates += 1;
                 continue;
             }
             records.push(record);
-            keys.push(key);
+            keys.push(*key);
         }
         if !records.is_empty() {
             self.ledger.append_batch(&records, now)?;
