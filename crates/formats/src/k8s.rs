@@ -734,8 +734,7 @@ fn write_status(out: &mut Vec<u8>, status: &ResponseStatus, unknown: &[UnknownFi
         object.raw("details", details.get());
     }
     if let Some(code) = status.code {
-        object.key("code");
-        object.out.extend_from_slice(code.to_string().as_bytes());
+        object.number("code", u64::from(code));
     }
     for field in unknown {
         if field.scope == Scope::ResponseStatus && field.name != "metadata" {
@@ -754,32 +753,57 @@ fn write_string_map(out: &mut Vec<u8>, map: &BTreeMap<String, String>) {
 }
 
 /// A JSON object being written: tracks whether a comma is due.
-struct JsonObject<'a> {
-    out: &'a mut Vec<u8>,
+pub(crate) struct JsonObject<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
     first: bool,
+    /// Go `encoding/json` escaping (`<`, `>`, `&`, U+2028/9 escaped) rather than plain JSON.
+    go: bool,
 }
 
 impl<'a> JsonObject<'a> {
-    fn open(out: &'a mut Vec<u8>) -> JsonObject<'a> {
+    /// An object written the way Go's `encoding/json` writes strings.
+    pub(crate) fn open(out: &'a mut Vec<u8>) -> JsonObject<'a> {
         out.push(b'{');
-        JsonObject { out, first: true }
+        JsonObject {
+            out,
+            first: true,
+            go: true,
+        }
     }
 
-    fn key(&mut self, key: &str) {
+    /// An object with plain JSON string escaping.
+    pub(crate) fn open_plain(out: &'a mut Vec<u8>) -> JsonObject<'a> {
+        out.push(b'{');
+        JsonObject {
+            out,
+            first: true,
+            go: false,
+        }
+    }
+
+    fn string(&mut self, text: &str) {
+        if self.go {
+            write_json_string(self.out, text);
+        } else {
+            write_plain_json_string(self.out, text);
+        }
+    }
+
+    pub(crate) fn key(&mut self, key: &str) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        write_json_string(self.out, key);
+        self.string(key);
         self.out.push(b':');
     }
 
-    fn str(&mut self, key: &str, value: &str) {
+    pub(crate) fn str(&mut self, key: &str, value: &str) {
         self.key(key);
-        write_json_string(self.out, value);
+        self.string(value);
     }
 
-    fn str_if(&mut self, key: &str, value: &str) {
+    pub(crate) fn str_if(&mut self, key: &str, value: &str) {
         if !value.is_empty() {
             self.str(key, value);
         }
@@ -787,7 +811,12 @@ impl<'a> JsonObject<'a> {
 
     /// A key the API server always writes; when the value is unknown and no raw value was
     /// kept for it, `null`.
-    fn required_str(&mut self, key: &str, value: Option<&str>, unknown: &[UnknownField]) {
+    pub(crate) fn required_str(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        unknown: &[UnknownField],
+    ) {
         match value {
             Some(value) => self.str(key, value),
             None if has_unknown(unknown, Scope::Event, key) => {}
@@ -795,7 +824,7 @@ impl<'a> JsonObject<'a> {
         }
     }
 
-    fn time(&mut self, key: &str, value: Option<Timestamp>, unknown: &[UnknownField]) {
+    pub(crate) fn time(&mut self, key: &str, value: Option<Timestamp>, unknown: &[UnknownField]) {
         match value {
             Some(time) => {
                 self.key(key);
@@ -811,31 +840,47 @@ impl<'a> JsonObject<'a> {
         }
     }
 
-    fn str_list(&mut self, key: &str, values: &[String]) {
+    pub(crate) fn str_list(&mut self, key: &str, values: &[String]) {
         self.key(key);
         self.out.push(b'[');
         for (index, value) in values.iter().enumerate() {
             if index > 0 {
                 self.out.push(b',');
             }
-            write_json_string(self.out, value);
+            self.string(value);
         }
         self.out.push(b']');
     }
 
-    fn raw(&mut self, key: &str, json: &str) {
+    pub(crate) fn raw(&mut self, key: &str, json: &str) {
         self.key(key);
         self.out.extend_from_slice(json.as_bytes());
     }
 
-    fn unknown(&mut self, unknown: &[UnknownField], scope: Scope) {
+    pub(crate) fn unknown(&mut self, unknown: &[UnknownField], scope: Scope) {
         for field in unknown.iter().filter(|field| field.scope == scope) {
             self.raw(&field.name, field.value.get());
         }
     }
 
-    fn close(self) {
+    pub(crate) fn close(self) {
         self.out.push(b'}');
+    }
+
+    pub(crate) fn number(&mut self, key: &str, value: u64) {
+        self.key(key);
+        self.out.extend_from_slice(value.to_string().as_bytes());
+    }
+
+    /// A timestamp at full precision (RFC 3339, UTC, trailing zeros trimmed).
+    pub(crate) fn full_time(&mut self, key: &str, time: Timestamp) {
+        self.key(key);
+        self.out.push(b'"');
+        let mut text = String::with_capacity(32);
+        // Writing to a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{time}"));
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'"');
     }
 }
 
@@ -863,6 +908,48 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table[0xe2] = true;
     table
 };
+
+/// Bytes that plain JSON must escape: control characters, `"` and `\\`.
+const NEEDS_PLAIN_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Writes `text` as a JSON string with only the escapes JSON requires.
+pub(crate) fn write_plain_json_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        if !NEEDS_PLAIN_ESCAPE[usize::from(byte)] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..index]);
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xf)]);
+            }
+        }
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
 
 /// Writes `text` as a JSON string with Go `encoding/json` escaping: `<`, `>` and `&` as
 /// `\u003c`-style escapes, U+2028 and U+2029 escaped, control characters as `\n`, `\r`, `\t`

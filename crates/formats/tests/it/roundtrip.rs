@@ -216,3 +216,41 @@ proptest! {
         prop_assert!(events.len() + diagnostics.len() >= 1);
     }
 }
+
+/// The hand-written jsonl encoder writes exactly the event crate's serde form.
+#[test]
+fn jsonl_encoder_agrees_with_serde() {
+    let mut events: Vec<event::AuditEvent> =
+        synth::Generator::new(5, synth::SynthConfig::default())
+            .take(3000)
+            .collect();
+    for name in [
+        "v1-log.jsonl",
+        "lenient-shapes.jsonl",
+        "legacy.log",
+        "malformed.jsonl",
+        "v1alpha1.jsonl",
+    ] {
+        let (more, _) =
+            crate::samples::decode_file(std::path::Path::new(&format!("tests/data/k8s/{name}")));
+        events.extend(more);
+    }
+    let mut extra = events[0].clone();
+    extra.paths = vec!["/etc/shadow".into()];
+    extra.source_port = Some(443);
+    extra.node = Some("node-1".into());
+    extra.method = Some("GET".into());
+    extra.user.login = Some("alice".into());
+    extra.extensions.kind = Some("docker-swarm".into());
+    events.push(extra);
+    for event in &events {
+        let mut mine = Vec::new();
+        formats::jsonl::encode(event, &mut mine);
+        let serde = serde_json::to_vec(event).unwrap();
+        let ours: serde_json::Value = serde_json::from_slice(&mine).unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&serde).unwrap();
+        assert_eq!(ours, theirs);
+        let back: event::AuditEvent = serde_json::from_slice(&mine).unwrap();
+        assert_eq!(&back, event);
+    }
+}
