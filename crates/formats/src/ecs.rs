@@ -39,6 +39,8 @@ use std::net::IpAddr;
 
 use event::{ANNOTATION_DECISION, Actor, AuditEvent, ObjectRef, Outcome, SourceKind, Timestamp};
 
+use crate::json_text;
+
 /// The ECS version the documents follow.
 pub const ECS_VERSION: &str = "8.17.0";
 
@@ -385,10 +387,10 @@ fn write_orchestrator(json: &mut Json<'_>, event: &AuditEvent, family: Family) {
             json.key("api_version");
             json.out.push(b'"');
             if !object.group().is_empty() {
-                push_escaped_contents(json.out, object.group());
+                json_text::write_plain_contents(json.out, object.group());
                 json.out.push(b'/');
             }
-            push_escaped_contents(json.out, &object.api_version);
+            json_text::write_plain_contents(json.out, &object.api_version);
             json.out.push(b'"');
             json.comma = true;
         }
@@ -580,7 +582,7 @@ impl<'o> Json<'o> {
         if self.comma {
             self.out.push(b',');
         }
-        push_escaped(self.out, key);
+        json_text::write_plain(self.out, key);
         self.out.push(b':');
     }
 
@@ -592,16 +594,16 @@ impl<'o> Json<'o> {
         self.out.push(b'"');
         let mut rest = key;
         while let Some(dot) = memchr::memchr(b'.', rest.as_bytes()) {
-            push_escaped_contents(self.out, &rest[..dot]);
+            json_text::write_plain_contents(self.out, &rest[..dot]);
             self.out.push(b'_');
             rest = &rest[dot + 1..];
         }
-        push_escaped_contents(self.out, rest);
+        json_text::write_plain_contents(self.out, rest);
         self.out.extend_from_slice(b"\":");
     }
 
     fn value(&mut self, value: &str) {
-        push_escaped(self.out, value);
+        json_text::write_plain(self.out, value);
         self.comma = true;
     }
 
@@ -644,7 +646,7 @@ impl<'o> Json<'o> {
             if index > 0 {
                 self.out.push(b',');
             }
-            push_escaped(self.out, value);
+            json_text::write_plain(self.out, value);
         }
         self.out.push(b']');
         self.comma = true;
@@ -685,66 +687,6 @@ fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
         }
     }
     out.extend_from_slice(&digits[start..]);
-}
-
-/// Appends `text` as a quoted JSON string.
-fn push_escaped(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    push_escaped_contents(out, text);
-    out.push(b'"');
-}
-
-/// Appends `text` escaped for a JSON string: `"`, `\` and control characters. Clean runs are
-/// found eight bytes at a time, which is most of the work for audit data.
-fn push_escaped_contents(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut index = 0;
-    while index < bytes.len() {
-        while let Some(chunk) = bytes.get(index..index + 8) {
-            let word = chunk.try_into().map_or(0, u64::from_le_bytes);
-            if needs_escape(word) {
-                break;
-            }
-            index += 8;
-        }
-        let stop = (index + 8).min(bytes.len());
-        while index < stop {
-            let byte = bytes[index];
-            if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                out.extend_from_slice(&bytes[start..index]);
-                match byte {
-                    b'"' => out.extend_from_slice(b"\\\""),
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    _ => {
-                        out.extend_from_slice(b"\\u00");
-                        out.push(HEX[usize::from(byte >> 4)]);
-                        out.push(HEX[usize::from(byte & 0xf)]);
-                    }
-                }
-                start = index + 1;
-            }
-            index += 1;
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-/// Whether any of the eight bytes of `word` is `"`, `\` or below 0x20 (the classic
-/// "has a byte less than n" and "has a zero byte" bit tricks, exact for these values).
-fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quotes = word ^ (ONES * u64::from(b'"'));
-    let quote = quotes.wrapping_sub(ONES) & !quotes;
-    let backslashes = word ^ (ONES * u64::from(b'\\'));
-    let backslash = backslashes.wrapping_sub(ONES) & !backslashes;
-    (control | quote | backslash) & HIGHS != 0
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: RFC 3339 UTC with six fractional digits (Kubernetes
@@ -1155,7 +1097,7 @@ mod tests {
         #[test]
         fn escaping_round_trips_through_a_json_parser(text in any::<String>()) {
             let mut out = Vec::new();
-            push_escaped(&mut out, &text);
+            json_text::write_plain(&mut out, &text);
             let back: String = serde_json::from_slice(&out).unwrap();
             prop_assert_eq!(back, text);
         }
@@ -1164,7 +1106,7 @@ mod tests {
         fn escaping_finds_every_special_byte(bytes in proptest::collection::vec(0_u8..0x80, 0..40)) {
             let text = String::from_utf8(bytes).unwrap();
             let mut out = Vec::new();
-            push_escaped(&mut out, &text);
+            json_text::write_plain(&mut out, &text);
             let back: String = serde_json::from_slice(&out).unwrap();
             prop_assert_eq!(back, text);
         }

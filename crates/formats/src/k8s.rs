@@ -783,9 +783,9 @@ impl<'a> JsonObject<'a> {
 
     fn string(&mut self, text: &str) {
         if self.go {
-            write_json_string(self.out, text);
+            crate::json_text::write_go(self.out, text);
         } else {
-            write_plain_json_string(self.out, text);
+            crate::json_text::write_plain(self.out, text);
         }
     }
 
@@ -888,116 +888,6 @@ fn has_unknown(unknown: &[UnknownField], scope: Scope, name: &str) -> bool {
     unknown
         .iter()
         .any(|field| field.scope == scope && field.name == name)
-}
-
-/// Bytes that need escaping in a JSON string written the way Go's `encoding/json` writes it:
-/// control characters, `"`, `\\`, the HTML-sensitive `<`, `>`, `&`, and 0xE2, the first byte
-/// of U+2028 and U+2029 (checked further when met).
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table[b'<' as usize] = true;
-    table[b'>' as usize] = true;
-    table[b'&' as usize] = true;
-    table[0xe2] = true;
-    table
-};
-
-/// Bytes that plain JSON must escape: control characters, `"` and `\\`.
-const NEEDS_PLAIN_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// Writes `text` as a JSON string with only the escapes JSON requires.
-pub(crate) fn write_plain_json_string(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        if !NEEDS_PLAIN_ESCAPE[usize::from(byte)] {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..index]);
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xf)]);
-            }
-        }
-        start = index + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// Writes `text` as a JSON string with Go `encoding/json` escaping: `<`, `>` and `&` as
-/// `\u003c`-style escapes, U+2028 and U+2029 escaped, control characters as `\n`, `\r`, `\t`
-/// or `\u00XX`.
-pub(crate) fn write_json_string(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut index = 0;
-    loop {
-        while index < bytes.len() && !NEEDS_ESCAPE[usize::from(bytes[index])] {
-            index += 1;
-        }
-        if index == bytes.len() {
-            break;
-        }
-        let byte = bytes[index];
-        let line_separator = byte == 0xe2
-            && bytes.get(index + 1) == Some(&0x80)
-            && matches!(bytes.get(index + 2), Some(0xa8 | 0xa9));
-        if byte == 0xe2 && !line_separator {
-            index += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..index]);
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0xe2 => {
-                out.extend_from_slice(b"\\u202");
-                out.push(if bytes[index + 2] == 0xa8 { b'8' } else { b'9' });
-                index += 2;
-            }
-            _ => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xf)]);
-            }
-        }
-        index += 1;
-        start = index;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// Shares one input name between the events of an input.

@@ -23,6 +23,7 @@ mod diagnostic;
 pub mod ecs;
 pub mod frame;
 pub mod goquote;
+mod json_text;
 pub mod jsonl;
 pub mod k8s;
 pub mod legacy;
