@@ -379,7 +379,7 @@ fn request_event(
             .get_or_insert_with(Actor::default)
             .groups = Some(groups);
     }
-    let info = request_info::parse(&event.uri);
+    let info = request_info_okd(&event.uri);
     if !method.is_empty() {
         event.verb = request_info::verb_for_method(&method, &info, &event.uri);
         event.method = Some(method.to_ascii_uppercase());
@@ -389,6 +389,16 @@ fn request_event(
         object.namespace = namespace;
     }
     Some(event)
+}
+
+/// The API server's reading of a request path, with OKD 3.x's groupless `/oapi/v1` prefix
+/// (routes, deploymentconfigs, builds, projects… before API groups) read like `/api/v1`, as
+/// the OKD master configured its request-info resolver.
+pub fn request_info_okd(uri: &str) -> request_info::RequestInfo {
+    match uri.strip_prefix("/oapi/") {
+        Some(rest) => request_info::parse(&format!("/api/{rest}")),
+        None => request_info::parse(uri),
+    }
 }
 
 fn okd_origin(origin: &Origin) -> Origin {
@@ -590,9 +600,13 @@ mod tests {
         assert_eq!(impersonated.name, "alice");
         assert_eq!(impersonated.group_list(), ["dev"]);
         assert_eq!(event.time, None);
-        // /oapi is not a Kubernetes API path: a non-resource request, verb from the method.
-        assert_eq!(event.verb, "post");
+        // /oapi/v1 is OKD's groupless API, read like /api/v1.
+        assert_eq!(event.verb, "create");
         assert_eq!(event.method.as_deref(), Some("POST"));
+        let object = event.object.as_ref().unwrap();
+        assert_eq!(object.resource, "deploymentconfigs");
+        assert_eq!(object.namespace, "team-a");
+        assert_eq!(object.api_group.as_deref(), Some(""));
     }
 
     #[test]
