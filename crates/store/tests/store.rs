@@ -30,13 +30,13 @@ fn the_same_events_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let batch = events(2000, 1);
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
-    let first = store.append(Prepared::from_events(&batch), now()).unwrap();
+    let first = store.append(&Prepared::from_events(&batch), now()).unwrap();
     assert_eq!(first.stored, 2000);
     assert_eq!(first.duplicates, 0);
     // Within a batch too.
     let mut twice = batch[..10].to_vec();
     twice.extend_from_slice(&batch[..10]);
-    let again = store.append(Prepared::from_events(&twice), now()).unwrap();
+    let again = store.append(&Prepared::from_events(&twice), now()).unwrap();
     assert_eq!(again.stored, 0);
     assert_eq!(again.duplicates, 20);
     store.close(now()).unwrap();
@@ -46,13 +46,13 @@ fn the_same_events_are_stored_once() {
     for event in &mut moved {
         event.origin.input = Some("elsewhere.log".into());
     }
-    let outcome = store.append(Prepared::from_events(&moved), now()).unwrap();
+    let outcome = store.append(&Prepared::from_events(&moved), now()).unwrap();
     assert_eq!(
         (outcome.stored, outcome.duplicates, outcome.tree_size),
         (0, 2000, 2000)
     );
     let fresh = store
-        .append(Prepared::from_events(&events(100, 2)), now())
+        .append(&Prepared::from_events(&events(100, 2)), now())
         .unwrap();
     assert_eq!(fresh.stored, 100);
     store.close(now()).unwrap();
@@ -66,7 +66,7 @@ fn stored_events_read_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let batch = events(300, 3);
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
-    store.append(Prepared::from_events(&batch), now()).unwrap();
+    store.append(&Prepared::from_events(&batch), now()).unwrap();
     for (seq, event) in batch.iter().enumerate() {
         assert_eq!(store.event(seq as u64).unwrap().as_ref(), Some(event));
     }
@@ -83,7 +83,7 @@ fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
-        .append(Prepared::from_events(&events(500, 4)), now())
+        .append(&Prepared::from_events(&events(500, 4)), now())
         .unwrap();
     store.close(now()).unwrap();
     let keys = dir.path().join("index/keys.bin");
@@ -98,7 +98,7 @@ fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
     assert_eq!(store.key_repair().keys_rebuilt, 101);
     // Dedup still works for the rebuilt part.
     let outcome = store
-        .append(Prepared::from_events(&events(500, 4)), now())
+        .append(&Prepared::from_events(&events(500, 4)), now())
         .unwrap();
     assert_eq!(outcome.duplicates, 500);
     store.close(now()).unwrap();
@@ -114,7 +114,7 @@ fn a_tampered_key_index_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
-        .append(Prepared::from_events(&events(200, 5)), now())
+        .append(&Prepared::from_events(&events(200, 5)), now())
         .unwrap();
     store.close(now()).unwrap();
     let keys = dir.path().join("index/keys.bin");
@@ -130,7 +130,7 @@ fn an_edited_event_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
-        .append(Prepared::from_events(&events(200, 6)), now())
+        .append(&Prepared::from_events(&events(200, 6)), now())
         .unwrap();
     store.close(now()).unwrap();
     let segments = dir.path().join("ledger/segments");
@@ -202,7 +202,7 @@ fn proofs_verify_against_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
-        .append(Prepared::from_events(&events(1000, 7)), now())
+        .append(&Prepared::from_events(&events(1000, 7)), now())
         .unwrap();
     store.checkpoint(now()).unwrap();
     let proof = store.ledger().prove(123).unwrap();
@@ -231,7 +231,7 @@ fn prune_removes_old_segments_and_keys_and_still_verifies() {
     let all = events(2000, 7);
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     for batch in all.chunks(200) {
-        store.append(Prepared::from_events(batch), now()).unwrap();
+        store.append(&Prepared::from_events(batch), now()).unwrap();
     }
     let segments = store.ledger().segments();
     assert!(segments.len() >= 9, "{}", segments.len());
@@ -277,11 +277,11 @@ fn prune_removes_old_segments_and_keys_and_still_verifies() {
     // others are still duplicates.
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     let again = store
-        .append(Prepared::from_events(&all[..10]), now())
+        .append(&Prepared::from_events(&all[..10]), now())
         .unwrap();
     assert_eq!(again.stored, 10);
     let kept = store
-        .append(Prepared::from_events(&all[1990..]), now())
+        .append(&Prepared::from_events(&all[1990..]), now())
         .unwrap();
     assert_eq!(kept.duplicates, 10);
     let last_id = &all[1999].id;
@@ -323,7 +323,7 @@ fn prune_by_size_keeps_the_newest_segments() {
     small_segment_store(dir.path());
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     for batch in events(1600, 9).chunks(200) {
-        store.append(Prepared::from_events(batch), now()).unwrap();
+        store.append(&Prepared::from_events(batch), now()).unwrap();
     }
     let segments = store.ledger().segments();
     let total: u64 = segments.iter().map(|s| s.file_len).sum();
