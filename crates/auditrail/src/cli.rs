@@ -33,6 +33,69 @@ pub(crate) enum Command {
     /// Audit policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Run the HTTP server: the Kubernetes audit webhook, ingest of every format, metrics.
+    Serve(ServeArgs),
+    /// Manage the API tokens of the server (kept hashed in DATA/tokens.json).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Configuration file (TOML; see examples/auditrail.toml).
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address and port to listen on (port 0: any free port, printed at start)
+    /// [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR:PORT", env = "AUDITRAIL_LISTEN")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Audit policy applied to every ingested event.
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_POLICY")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Server certificate chain (PEM); with it the server speaks HTTPS.
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_TLS_CERT")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_TLS_KEY")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA (PEM) whose client certificates are accepted (mutual TLS).
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_TLS_CLIENT_CA")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print it (it is shown only once).
+    Create(TokenCreateArgs),
+    /// Revoke a token by name or id.
+    Revoke {
+        /// The token's name or id.
+        #[arg(value_name = "NAME|ID")]
+        name: String,
+    },
+    /// List tokens (names, ids, roles; never the secrets).
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TokenCreateArgs {
+    /// What the token may do.
+    #[arg(long, value_enum)]
+    pub(crate) role: TokenRole,
+    /// Name of the token (default: ROLE-ID).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+}
+
+/// Roles of API tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TokenRole {
+    /// Send events only.
+    Ingest,
+    /// Read the trail and metrics only.
+    Read,
+    /// Everything.
+    Admin,
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,6 +120,8 @@ pub(crate) struct ImportArgs {
     #[arg(long, short)]
     pub(crate) verbose: bool,
     /// Input files; `-` or none reads standard input.
+    #[command(flatten)]
+    pub(crate) accounts: HostAccounts,
     #[arg(value_name = "FILE")]
     pub(crate) inputs: Vec<PathBuf>,
 }
@@ -131,6 +196,18 @@ pub(crate) enum PolicyCommand {
     Check(PolicyCheckArgs),
 }
 
+/// The log host's account files, to name the numeric ids in Linux audit records (never the
+/// reading machine's own /etc/passwd).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct HostAccounts {
+    /// The log host's /etc/passwd, to name uids in Linux audit records.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passwd: Option<PathBuf>,
+    /// The log host's /etc/group, to name gids in Linux audit records.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) group: Option<PathBuf>,
+}
+
 /// Options every command takes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CommonArgs {
@@ -160,6 +237,8 @@ pub(crate) struct ConvertArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
     /// Input files; `-` or none reads standard input.
+    #[command(flatten)]
+    pub(crate) accounts: HostAccounts,
     #[arg(value_name = "FILE")]
     pub(crate) inputs: Vec<PathBuf>,
 }
@@ -177,6 +256,8 @@ pub(crate) struct PolicyCheckArgs {
     pub(crate) output: ReportOutput,
     /// Recorded events to try the policy on; `-` reads standard input. Without inputs only
     /// the policy is validated.
+    #[command(flatten)]
+    pub(crate) accounts: HostAccounts,
     #[arg(value_name = "INPUT")]
     pub(crate) inputs: Vec<PathBuf>,
 }
@@ -199,6 +280,8 @@ pub(crate) enum FromFormat {
     Mke,
     /// DC/OS adminrouter auditlog() lines from journalctl text or journalctl -o json.
     Dcos,
+    /// Linux audit logs (/var/log/audit/audit.log), raw or ENRICHED.
+    Auditd,
     /// auditrail's normalized JSON lines.
     Jsonl,
 }
@@ -212,6 +295,7 @@ impl FromFormat {
             FromFormat::Okd => formats::InputFormat::Okd,
             FromFormat::Mke => formats::InputFormat::Mke,
             FromFormat::Dcos => formats::InputFormat::Dcos,
+            FromFormat::Auditd => formats::InputFormat::Auditd,
             FromFormat::Jsonl => formats::InputFormat::Jsonl,
         }
     }

@@ -24,6 +24,8 @@ mod policy_check;
 mod policy_file;
 mod prove;
 mod prune;
+mod serve;
+mod token;
 mod verify;
 
 /// What a command tells `main` besides errors.
@@ -49,6 +51,8 @@ fn main() -> ExitCode {
         cli::Command::Policy(cli::PolicyCommand::Check(command)) => {
             policy_check::run(&command, &args.common)
         }
+        cli::Command::Serve(command) => serve::run(&command, &args.common),
+        cli::Command::Token(command) => token::run(&command, &args.common),
     };
     match result {
         Ok(Status::Success) => ExitCode::SUCCESS,

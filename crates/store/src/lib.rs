@@ -199,6 +199,15 @@ impl Prepared {
             .map(|(start, end)| &self.bytes[start..*end])
             .zip(&self.keys)
     }
+
+    /// Appends the events of `other` after this batch's (group commit: several requests'
+    /// batches become one ledger append).
+    pub fn extend_from(&mut self, other: &Prepared) {
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|end| base + end));
+        self.keys.extend_from_slice(&other.keys);
+    }
 }
 
 /// What [`Store::append`] did.

@@ -1,0 +1,157 @@
+//! `auditrail serve`: the HTTP server a cluster points its audit stream at.
+//!
+//! - [`app`]: the API as an axum `Router` built from an [`AppState`] (health, ingest,
+//!   metrics; the query API slots in beside them).
+//! - [`ingest`]: a request body decoded, the policy applied, encoded for the ledger; on the
+//!   blocking pool.
+//! - [`pipeline`]: one writer thread owns the `Store`; a bounded queue of batches with a
+//!   oneshot acknowledgement each; group commit (whatever is queued becomes one append).
+//! - [`auth`]: bearer tokens (hashed in `DATA/tokens.json`) and client certificates, roles.
+//! - [`metrics`]: Prometheus metrics. [`config`]: the TOML file and resolved [`Settings`].
+//! - `listen`, `tls`: accepting plain or TLS connections (rustls, mutual TLS), graceful
+//!   shutdown.
+//!
+//! Invariants:
+//! - An ingest request is answered 2xx only after every event it kept is durable in the
+//!   ledger (or was stored before: retries are deduplicated by the store).
+//! - Overload is refused up front (503 or 429 with `Retry-After`): nothing accepted is
+//!   dropped. Memory is bounded by the limits in [`limits`].
+//! - Only this crate (and the binary's thin `serve.rs`) speaks HTTP or runs tokio. Time
+//!   comes from `clock`, the one place here that reads it.
+
+pub mod app;
+pub mod auth;
+mod clock;
+pub mod config;
+mod error;
+mod ingest;
+pub mod limits;
+mod listen;
+pub mod metrics;
+mod pipeline;
+mod tls;
+mod x509;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use policy::Policy;
+use store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+
+pub use app::{AppState, IngestAnswer, router};
+pub use auth::{Role, Tokens};
+pub use config::{ClientRole, ConfigFile, Limits, Settings, TlsSettings};
+pub use error::{ApiError, ServerError};
+
+use crate::app::StateParts;
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::pipeline::IngestQueue;
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down in order: stop accepting, finish
+/// in-flight requests, store what is queued, close the store with a final checkpoint.
+/// `announce` is told, in words for an operator, where it listens and where the first admin
+/// token was written.
+pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerError> {
+    let now = clock::now();
+    let policy = match &settings.policy {
+        Some(path) => {
+            let text = config::read_text(path, limits::POLICY_FILE_BYTES_MAX)?;
+            let loaded = Policy::load(&text).map_err(|error| ServerError::Config {
+                path: path.clone(),
+                reason: error.to_string(),
+            })?;
+            for warning in &loaded.warnings {
+                announce(&format!("{}: warning: {warning}", path.display()));
+            }
+            loaded.policy
+        }
+        None => Policy::permissive(),
+    };
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(tls::server_config)
+        .transpose()?
+        .map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
+    let store = Store::open(&settings.data, StoreOptions::default(), now)?;
+    let tokens = Tokens::new(&settings.data);
+    if let Some(path) = tokens.ensure_admin(now)? {
+        announce(&format!(
+            "created the first admin token in {} (owner-only); create others with `auditrail token create`",
+            path.display()
+        ));
+    }
+    let auth = Authenticator::new(tokens, settings.client_roles.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let (queue, receiver) = IngestQueue::new(settings.limits.queue_batches, Arc::clone(&metrics));
+    let writer = pipeline::spawn_writer(store, receiver, Arc::clone(&metrics))?;
+    let state = AppState::new(StateParts {
+        queue: queue.clone(),
+        policy: Arc::new(policy),
+        auth,
+        metrics,
+        limits: settings.limits,
+        metrics_require_auth: settings.metrics_require_auth,
+    });
+    let served = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("auditrail-http")
+        .build()
+        .map_err(ServerError::Runtime)
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let listener = TcpListener::bind(settings.listen).await.map_err(|source| {
+                    ServerError::Listen {
+                        address: settings.listen,
+                        source,
+                    }
+                })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| ServerError::Listen {
+                        address: settings.listen,
+                        source,
+                    })?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                announce(&format!("listening on {scheme}://{local}"));
+                listen::serve(listener, tls, router(state.clone()), shutdown_signal()).await;
+                Ok(())
+            })
+        });
+    // Every request is answered; what is queued is stored, then the store is closed.
+    queue.stop();
+    drop(state);
+    let written = writer.join().map_err(|_| ServerError::WriterPanicked)?;
+    served?;
+    written?;
+    announce("stopped; the trail is closed with a final checkpoint");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,67 @@
+//! Named limits of the server. Every queue, body, connection and rate bound lives here; the
+//! configurable ones are defaults that `[limits]` in the configuration file overrides.
+//!
+//! Memory is bounded by `INGEST_CONCURRENT_MAX × (BODY_BYTES_MAX + its decoded events)`: a
+//! request holds an ingest slot from before its body is read until its acknowledgement, and
+//! a request that finds no free slot, or a full writer queue, is refused with 503 and
+//! `Retry-After` before anything is accepted.
+
+use std::time::Duration;
+
+/// Largest request body (kube-apiserver batches reach about 10 MiB). Larger bodies get 413.
+pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Ingest requests between reading their body and their acknowledgement, at most.
+pub const INGEST_CONCURRENT_MAX: usize = 32;
+
+/// Batches waiting for the writer thread, at most. A request that finds the queue full is
+/// refused (503 with `Retry-After`).
+pub const QUEUE_BATCHES_MAX: usize = 16;
+
+/// Events merged into one ledger append by the writer (group commit), at most.
+pub const GROUP_COMMIT_EVENTS_MAX: usize = 16_384;
+
+/// Ledger records of one merged append, in bytes, at most (a batch is merged while the
+/// total stays below).
+pub const GROUP_COMMIT_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// How long a request waits for its batch to become durable before it answers 503 (the
+/// batch may still be stored; a retry is deduplicated). kube-apiserver gives up after 30 s.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// `Retry-After` of an overload answer, in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// Open client connections, at most; further connections wait to be accepted.
+pub const CONNECTIONS_MAX: usize = 1024;
+
+/// Time for a TLS handshake to complete.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests per second per principal (token or client certificate), sustained.
+pub const RATE_REQUESTS_PER_SECOND: u32 = 1000;
+
+/// Requests per principal in a burst above the sustained rate.
+pub const RATE_BURST: u32 = 2000;
+
+/// Principals whose rate is tracked at once; the oldest are forgotten beyond this.
+pub const RATE_PRINCIPALS_MAX: usize = 10_000;
+
+/// Largest configuration, token and PEM file read.
+pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Largest policy file read.
+pub const POLICY_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Tokens kept in `tokens.json`, at most.
+pub const TOKENS_MAX: usize = 10_000;
+
+/// How long shutdown waits for in-flight requests before closing their connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+const _: () = assert!(BODY_BYTES_MAX >= 16 * 1024 * 1024);
+const _: () = assert!(QUEUE_BATCHES_MAX <= INGEST_CONCURRENT_MAX);
+
+/// How often the token file is checked for changes (`auditrail token create` and `revoke`
+/// while the server runs take effect within this time).
+pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);

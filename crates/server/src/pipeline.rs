@@ -1,0 +1,203 @@
+//! The ingest pipeline's write side: one writer thread owns the [`Store`]; request handlers
+//! hand it [`Job`]s over a bounded queue and wait for an acknowledgement.
+//!
+//! Group commit: the writer takes the first waiting job, then whatever else is queued (up to
+//! [`GROUP_COMMIT_EVENTS_MAX`] events, [`GROUP_COMMIT_BYTES_MAX`] bytes), merges their events
+//! into one [`Prepared`] and stores them with one [`Store::append`] (one fsync); the
+//! quarantined records of those jobs go to the quarantine file first, durably, in one write.
+//!
+//! Invariants:
+//! - A job is acknowledged `Ok` only after `Store::append` returned for a batch holding all
+//!   its events: they are durable (or were stored before, as duplicates).
+//! - A job is never dropped unanswered: it is acknowledged `Ok` or `Err`, or its
+//!   acknowledgement channel is closed (the writer died), which the handler answers with 503.
+//! - The queue is bounded ([`IngestQueue::try_submit`] never blocks): a full queue is
+//!   overload, answered before anything is accepted.
+//! - [`Message::Stop`] comes after every job of a shutdown; the writer stores all jobs
+//!   before it, then closes the store (final checkpoint).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use store::{Prepared, QuarantineEntry, Store};
+use tokio::sync::oneshot;
+
+use crate::clock;
+use crate::error::ServerError;
+use crate::limits::{GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX};
+use crate::metrics::Metrics;
+
+/// A batch for the writer.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) prepared: Prepared,
+    pub(crate) bytes: usize,
+    pub(crate) quarantine: Vec<QuarantineEntry>,
+    pub(crate) ack: oneshot::Sender<Result<(), WriteFailed>>,
+}
+
+/// The writer could not store a batch (the cause is logged by the writer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WriteFailed;
+
+/// What goes over the queue.
+#[derive(Debug)]
+pub(crate) enum Message {
+    Job(Job),
+    Stop,
+}
+
+/// Why a job was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubmitError {
+    /// The queue is full: overload.
+    Full,
+    /// The writer is gone.
+    Closed,
+}
+
+/// The sending end of the writer's queue.
+#[derive(Debug, Clone)]
+pub(crate) struct IngestQueue {
+    sender: SyncSender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+impl IngestQueue {
+    /// A queue of `depth` batches and its receiving end.
+    pub(crate) fn new(depth: usize, metrics: Arc<Metrics>) -> (IngestQueue, Receiver<Message>) {
+        let (sender, receiver) = sync_channel(depth);
+        (IngestQueue { sender, metrics }, receiver)
+    }
+
+    /// Queues a job without waiting.
+    pub(crate) fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
+        match self.sender.try_send(Message::Job(job)) {
+            Ok(()) => {
+                self.metrics.queue_batches.inc();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(SubmitError::Full),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
+        }
+    }
+
+    /// Tells the writer to finish (waits for room in the queue).
+    pub(crate) fn stop(&self) {
+        // A writer that is gone has nothing left to finish.
+        let _ = self.sender.send(Message::Stop);
+    }
+}
+
+/// Starts the writer thread on `store`.
+pub(crate) fn spawn_writer(
+    store: Store,
+    receiver: Receiver<Message>,
+    metrics: Arc<Metrics>,
+) -> Result<JoinHandle<Result<(), ServerError>>, ServerError> {
+    std::thread::Builder::new()
+        .name("auditrail-writer".to_owned())
+        .spawn(move || write_loop(store, &receiver, &metrics))
+        .map_err(ServerError::Runtime)
+}
+
+fn write_loop(
+    mut store: Store,
+    receiver: &Receiver<Message>,
+    metrics: &Metrics,
+) -> Result<(), ServerError> {
+    update_ledger_gauges(&store, metrics);
+    let mut merged = Prepared::default();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut stopping = false;
+    while !stopping {
+        match receiver.recv() {
+            Ok(Message::Job(job)) => jobs.push(job),
+            Ok(Message::Stop) | Err(_) => break,
+        }
+        let mut events = jobs[0].prepared.len();
+        let mut bytes = jobs[0].bytes;
+        while events < GROUP_COMMIT_EVENTS_MAX && bytes < GROUP_COMMIT_BYTES_MAX {
+            match receiver.try_recv() {
+                Ok(Message::Job(job)) => {
+                    events += job.prepared.len();
+                    bytes += job.bytes;
+                    jobs.push(job);
+                }
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        metrics.queue_batches.dec_by(jobs.len() as i64);
+        let result = commit(&mut store, &jobs, &mut merged, metrics);
+        for job in jobs.drain(..) {
+            // A handler that gave up waiting no longer listens; its events are stored.
+            let _ = job.ack.send(result);
+        }
+    }
+    metrics.queue_batches.set(0);
+    store.close(clock::now())?;
+    Ok(())
+}
+
+/// Stores the quarantined records, then the events, of `jobs`.
+fn commit(
+    store: &mut Store,
+    jobs: &[Job],
+    merged: &mut Prepared,
+    metrics: &Metrics,
+) -> Result<(), WriteFailed> {
+    let started = clock::instant();
+    let quarantine: Vec<QuarantineEntry> = jobs
+        .iter()
+        .flat_map(|job| job.quarantine.iter().cloned())
+        .collect();
+    if !quarantine.is_empty() {
+        store
+            .quarantine(&quarantine, clock::now())
+            .map_err(|error| {
+                tracing::error!("cannot write the quarantine file: {error}");
+                WriteFailed
+            })?;
+        metrics.quarantined_records.inc_by(quarantine.len() as u64);
+    }
+    let batch = if let [job] = jobs {
+        &job.prepared
+    } else {
+        merged.clear();
+        for job in jobs {
+            merged.extend_from(&job.prepared);
+        }
+        &*merged
+    };
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let outcome = store.append(batch, clock::now()).map_err(|error| {
+        tracing::error!("cannot store a batch of {} events: {error}", batch.len());
+        WriteFailed
+    })?;
+    metrics
+        .ledger_append_seconds
+        .observe(started.elapsed().as_secs_f64());
+    metrics.group_commit_requests.observe(jobs.len() as f64);
+    metrics.events_stored.inc_by(outcome.stored);
+    metrics.events_duplicate.inc_by(outcome.duplicates);
+    update_ledger_gauges(store, metrics);
+    Ok(())
+}
+
+fn update_ledger_gauges(store: &Store, metrics: &Metrics) {
+    let ledger = store.ledger();
+    metrics
+        .ledger_tree_size
+        .set(i64::try_from(ledger.tree_size()).unwrap_or(i64::MAX));
+    let bytes: u64 = ledger.segments().iter().map(|s| s.file_len).sum();
+    metrics
+        .ledger_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+}
