@@ -24,6 +24,7 @@ use arrow_array::{
     Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt16Array, UInt64Array,
 };
 use event::AuditEvent;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
 
@@ -88,6 +89,9 @@ pub(crate) enum Place {
 pub(crate) struct Chunk {
     batch: RecordBatch,
     origin: ChunkOrigin,
+    /// When the batch holds only some rows of the row group (a sparse selection was read),
+    /// the row group row of each batch row.
+    row_map: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +145,10 @@ impl Chunk {
     }
 
     pub(crate) fn place(&self, row: u32) -> Place {
+        let row = match &self.row_map {
+            Some(map) => map.get(row as usize).copied().unwrap_or(row),
+            None => row,
+        };
         match self.origin {
             ChunkOrigin::Segment { segment, first_row } => Place::Segment {
                 segment,
@@ -398,9 +406,9 @@ impl Dataset {
                 let Some(unit) = units.get(at) else {
                     return Ok(accumulator);
                 };
-                for chunk in self.load(*unit, &needed, filter, &bloom_pruned)? {
-                    let rows = select(&chunk, filter)?;
-                    scanned.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                let (loaded, tested) = self.load(*unit, &needed, filter, &bloom_pruned)?;
+                scanned.fetch_add(tested, Ordering::Relaxed);
+                for (chunk, rows) in loaded {
                     matched.fetch_add(rows.len() as u64, Ordering::Relaxed);
                     if !rows.is_empty() {
                         accumulator.add(&chunk, &rows)?;
@@ -433,57 +441,187 @@ impl Dataset {
         Ok((total.unwrap_or_else(make), stats))
     }
 
+    /// Loads a unit and selects its rows: `(chunk, selected rows)` pairs and the number of
+    /// rows tested.
+    ///
+    /// A row group is read in two steps when the filter reads columns: first only those
+    /// columns, to select rows; then, if any row matched, the other columns, of the
+    /// selected rows only when they are few (the page index then skips whole pages).
     fn load(
         &self,
         unit: Unit,
         columns: &[Column],
         filter: &Filter,
         bloom_pruned: &AtomicU64,
-    ) -> Result<Vec<Chunk>> {
-        match unit {
-            Unit::Tail => Ok(self
-                .tail
-                .iter()
-                .map(|tail| Chunk {
+    ) -> Result<Loaded> {
+        let (segment, group, first_row) = match unit {
+            Unit::Tail => {
+                let Some(tail) = &self.tail else {
+                    return Ok((Vec::new(), 0));
+                };
+                let chunk = Chunk {
                     batch: tail.batch.clone(),
                     origin: ChunkOrigin::Tail,
-                })
-                .collect()),
+                    row_map: None,
+                };
+                let rows = select(&chunk, filter)?;
+                let tested = chunk.len() as u64;
+                return Ok((vec![(chunk, rows)], tested));
+            }
             Unit::RowGroup {
                 segment,
                 group,
                 first_row,
-            } => {
-                let Some(file) = self.segments.get(segment) else {
-                    return Ok(Vec::new());
-                };
-                let builder = file.reader()?;
-                if bloom_excludes(&builder, group, filter)? {
-                    bloom_pruned.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Vec::new());
+            } => (segment, group, first_row),
+        };
+        let Some(file) = self.segments.get(segment) else {
+            return Ok((Vec::new(), 0));
+        };
+        let builder = file.reader()?;
+        if bloom_excludes(&builder, group, filter)? {
+            bloom_pruned.fetch_add(1, Ordering::Relaxed);
+            return Ok((Vec::new(), 0));
+        }
+        let filter_only = filter_columns(filter);
+        let origin = ChunkOrigin::Segment { segment, first_row };
+        if filter_only.is_empty() || filter_only.len() >= columns.len() {
+            let mut loaded = Vec::new();
+            let mut tested = 0;
+            for chunk in read_group(file, builder, group, columns, origin, None)? {
+                let rows = select(&chunk, filter)?;
+                tested += chunk.len() as u64;
+                loaded.push((chunk, rows));
+            }
+            return Ok((loaded, tested));
+        }
+        let mut loaded = Vec::new();
+        let mut tested = 0;
+        for probe in read_group(file, builder, group, &filter_only, origin, None)? {
+            let rows = select(&probe, filter)?;
+            tested += probe.len() as u64;
+            if rows.is_empty() {
+                continue;
+            }
+            let ChunkOrigin::Segment {
+                first_row: probe_first_row,
+                ..
+            } = probe.origin
+            else {
+                continue;
+            };
+            let probe_origin = ChunkOrigin::Segment {
+                segment,
+                first_row: probe_first_row,
+            };
+            // Batches of one row group come one per row group with our files; a row group
+            // split over several batches (another writer) is read whole, as one.
+            let sparse = rows.len() * SPARSE_SELECTION_RATIO < probe.len()
+                && probe.len() as u64 == row_group_rows(file, group);
+            if sparse {
+                let selection = selection_of(&rows, probe.len());
+                for chunk in read_group(
+                    file,
+                    file.reader()?,
+                    group,
+                    columns,
+                    probe_origin,
+                    Some(selection),
+                )? {
+                    let chunk = Chunk {
+                        row_map: Some(rows.clone()),
+                        ..chunk
+                    };
+                    let all: Vec<u32> =
+                        (0..u32::try_from(chunk.len()).unwrap_or(u32::MAX)).collect();
+                    loaded.push((chunk, all));
                 }
-                let reader = builder
-                    .with_row_groups(vec![group])
-                    .with_projection(file.projection(columns))
-                    .with_batch_size(ROW_GROUP_ROWS)
-                    .build()?;
-                // Our row groups arrive as one batch; a longer one (a file written by
-                // another tool) arrives as several, each its own chunk.
-                let mut chunks = Vec::new();
-                let mut first_row = first_row;
-                for batch in reader {
-                    let batch = batch?;
-                    let rows = batch.num_rows() as u64;
-                    chunks.push(Chunk {
-                        batch,
-                        origin: ChunkOrigin::Segment { segment, first_row },
-                    });
-                    first_row += rows;
+            } else {
+                // Dense, or a row group split over batches: read the whole row group.
+                loaded.clear();
+                for chunk in read_group(file, file.reader()?, group, columns, origin, None)? {
+                    let rows = select(&chunk, filter)?;
+                    loaded.push((chunk, rows));
                 }
-                Ok(chunks)
+                break;
             }
         }
+        Ok((loaded, tested))
     }
+}
+
+/// Chunks with their selected rows, and the number of rows tested.
+type Loaded = (Vec<(Chunk, Vec<u32>)>, u64);
+
+/// A selection of at most one in this many rows is read row by row in the second step.
+const SPARSE_SELECTION_RATIO: usize = 8;
+
+fn row_group_rows(file: &Segment, group: usize) -> u64 {
+    file.metadata()
+        .metadata()
+        .row_groups()
+        .get(group)
+        .map_or(0, |row_group| {
+            u64::try_from(row_group.num_rows()).unwrap_or_default()
+        })
+}
+
+fn selection_of(rows: &[u32], length: usize) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut position = 0_usize;
+    for row in rows {
+        let row = *row as usize;
+        if row > position {
+            selectors.push(RowSelector::skip(row - position));
+        }
+        selectors.push(RowSelector::select(1));
+        position = row + 1;
+    }
+    if length > position {
+        selectors.push(RowSelector::skip(length - position));
+    }
+    RowSelection::from(selectors)
+}
+
+/// Reads `columns` of one row group (optionally only the selected rows) as chunks.
+fn read_group(
+    file: &Segment,
+    builder: ParquetRecordBatchReaderBuilder<std::fs::File>,
+    group: usize,
+    columns: &[Column],
+    origin: ChunkOrigin,
+    selection: Option<RowSelection>,
+) -> Result<Vec<Chunk>> {
+    let mut builder = builder
+        .with_row_groups(vec![group])
+        .with_projection(file.projection(columns))
+        .with_batch_size(ROW_GROUP_ROWS);
+    let sparse = selection.is_some();
+    if let Some(selection) = selection {
+        builder = builder.with_row_selection(selection);
+    }
+    let ChunkOrigin::Segment {
+        segment,
+        mut first_row,
+    } = origin
+    else {
+        return Ok(Vec::new());
+    };
+    // Our row groups arrive as one batch; a longer one (a file written by another tool)
+    // arrives as several, each its own chunk.
+    let mut chunks = Vec::new();
+    for batch in builder.build()? {
+        let batch = batch?;
+        let rows = batch.num_rows() as u64;
+        chunks.push(Chunk {
+            batch,
+            origin: ChunkOrigin::Segment { segment, first_row },
+            row_map: None,
+        });
+        if !sparse {
+            first_row += rows;
+        }
+    }
+    Ok(chunks)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -733,7 +871,7 @@ fn time_excludes(row_group: &RowGroupMetaData, filter: &Filter, rows: u64) -> bo
 
 /// True when a bloom filter proves that no row of the row group matches an exact filter.
 fn bloom_excludes(
-    builder: &parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<std::fs::File>,
+    builder: &ParquetRecordBatchReaderBuilder<std::fs::File>,
     group: usize,
     filter: &Filter,
 ) -> Result<bool> {

@@ -208,6 +208,30 @@ fn statistics_and_bloom_filters_skip_row_groups() {
     );
     assert_eq!(result.stats.rows_scanned, 0);
 
+    // A sparse selection is read row by row in the second step; it finds what a naive
+    // filter finds, in the same order.
+    for filter in [
+        Filter {
+            verbs: vec![TextPattern::parse("delete")],
+            resources: vec![TextPattern::parse("pods")],
+            ..Filter::default()
+        },
+        Filter {
+            verbs: vec![TextPattern::parse("get")],
+            ..Filter::default()
+        },
+    ] {
+        let mut expected: Vec<_> = events
+            .iter()
+            .filter(|(_, event)| filter.matches(event))
+            .cloned()
+            .collect();
+        expected.sort_by_key(|(seq, event)| std::cmp::Reverse((event.when(), *seq)));
+        assert!(!expected.is_empty());
+        let result = dataset.query(&filter, usize::MAX).unwrap();
+        assert_eq!(result.events, expected);
+    }
+
     // A glob cannot be pruned, and still finds the same rows as a naive filter.
     let filter = Filter {
         users: vec![TextPattern::parse("*mallory*")],

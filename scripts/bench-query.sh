@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Compares the index's answers with DuckDB over the same zstd Parquet segments, in one run:
+# top-10 users (requests, writes, errors; one request counted once, as the report does),
+# the plain GROUP BY user count, and a filtered query (deletes of configmaps in one
+# namespace, newest 100). Also prints the bytes at rest per event as a share of the JSON.
+#
+#   scripts/bench-query.sh                    # 1,000,000 events, best of 5 runs
+#   EVENTS=10000000 scripts/bench-query.sh    # the issue's 10M-event benchmark
+#   KEEP=/tmp/segments EVENTS=... scripts/bench-query.sh   # keep (and reuse) the segments
+#
+# Needs python3 with duckdb (pip install duckdb). Both sides use the same number of threads.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EVENTS="${EVENTS:-1000000}"
+RUNS="${RUNS:-5}"
+SEGMENT_EVENTS="${SEGMENT_EVENTS:-1000000}"
+THREADS="${THREADS:-$(nproc)}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+
+python3 -c 'import duckdb' 2>/dev/null || { echo "duckdb for python is missing: pip install duckdb" >&2; exit 2; }
+cargo build --release --quiet -p index --example query_bench
+
+if [[ -n "${KEEP:-}" ]]; then
+  dir="$KEEP"
+else
+  dir="$(mktemp -d)"
+  trap 'rm -rf "$dir"' EXIT
+fi
+if ! ls "$dir"/*.parquet >/dev/null 2>&1; then
+  echo "writing $EVENTS events as segments of $SEGMENT_EVENTS into $dir"
+  "$TARGET/release/examples/query_bench" write "$dir" "$EVENTS" "$SEGMENT_EVENTS" | tee "$dir/write.txt"
+fi
+cat "$dir"/*.parquet "$dir"/*.keys > /dev/null # warm the page cache for both sides
+
+ours="$("$TARGET/release/examples/query_bench" query "$dir" "$RUNS")"
+echo "$ours"
+
+python3 - "$dir" "$RUNS" "$THREADS" "$ours" <<'PY'
+import sys, time, duckdb
+directory, runs, threads, ours = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ours = dict(line.split("=", 1) for line in ours.splitlines() if "=" in line)
+con = duckdb.connect()
+con.execute(f"SET threads={threads}")
+src = f"read_parquet('{directory}/*.parquet')"
+# Whole rows, with the times as text so that Python needs no time-zone module.
+every = "* REPLACE (CAST(time AS VARCHAR) AS time, CAST(stage_time AS VARCHAR) AS stage_time)"
+queries = {
+    "top_users": f"""SELECT "user", count(*) AS requests,
+        count(*) FILTER (WHERE verb IN ('create','update','patch','delete','deletecollection')
+                          OR method IN ('POST','PUT','PATCH','DELETE')) AS writes,
+        count(*) FILTER (WHERE code >= 400) AS errors
+      FROM {src}
+      WHERE stage IS NULL OR stage IN ('ResponseComplete','Panic')
+         OR (stage = 'ResponseStarted' AND code >= 400)
+      GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10""",
+    "plain_top_users": f"""SELECT "user", count(*) FROM {src} GROUP BY 1 ORDER BY 2 DESC LIMIT 10""",
+    "filtered_query": f"""SELECT {every} FROM {src}
+      WHERE verb = 'delete' AND resource = 'configmaps' AND namespace = 'payments'
+      ORDER BY coalesce(time, stage_time) DESC, ledger_seq DESC LIMIT 100""",
+    "object_rows": f"""SELECT ledger_seq FROM {src}
+      WHERE resource = 'deployments' AND namespace = 'checkout' AND name = 'queue'""",
+    "object_history": f"""SELECT {every} FROM {src}
+      WHERE resource = 'deployments' AND namespace = 'checkout' AND name = 'queue'
+      ORDER BY coalesce(time, stage_time), ledger_seq""",
+}
+rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+print(f"duckdb {duckdb.__version__}, {threads} threads, {rows} rows, best of {runs}")
+for name, sql in queries.items():
+    con.execute(sql).fetchall()
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = con.execute(sql).fetchall()
+        best = min(best, time.perf_counter() - start)
+    mine = ours.get(f"{name}_ms")
+    ratio = f"  ratio duckdb/index {best * 1000 / float(mine):.1f}x" if mine and float(mine) > 0 else ""
+    print(f"{name:18s} duckdb {best * 1000:9.2f} ms  index {mine or '-':>9} ms{ratio}")
+    if name == "top_users":
+        first = result[0]
+        print(f"  duckdb first row {first[0]}:{first[1]}, index {ours.get('top_users_first')}")
+PY
