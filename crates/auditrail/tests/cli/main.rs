@@ -6,6 +6,7 @@
 mod convert;
 mod policy_check;
 mod prune;
+mod serve;
 mod trail;
 
 use std::path::{Path, PathBuf};
