@@ -35,10 +35,11 @@ pub(crate) fn run(args: &ConvertArgs, common: &CommonArgs) -> Result<Status> {
     let mut totals = Totals::default();
     let stats = input::read_inputs(
         &args.inputs,
-        ReadOptions {
-            format: args.from.input_format(),
-            quiet: common.quiet,
-            keep_malformed: false,
+        {
+            let mut options =
+                ReadOptions::new(args.from.input_format(), common.quiet, &args.accounts)?;
+            options.keep_malformed = false;
+            options
         },
         |batch| {
             for event in &mut batch.events {
@@ -91,6 +92,7 @@ fn summary(stats: &InputStats, totals: &Totals) -> String {
             stats.malformed
         ));
     }
+    text.push_str(&stats.skipped_note());
     if stats.warnings > 0 {
         text.push_str(&format!("; {} warnings", stats.warnings));
     }

@@ -85,10 +85,11 @@ fn read(
     (sender, recycled): (&SyncSender<Message>, &Receiver<Prepared>),
     dropped: &mut u64,
 ) -> Result<InputStats> {
-    let options = ReadOptions {
-        format: args.format.input_format(),
-        quiet: common.quiet,
-        keep_malformed: true,
+    let options = {
+        let mut options =
+            ReadOptions::new(args.format.input_format(), common.quiet, &args.accounts)?;
+        options.keep_malformed = true;
+        options
     };
     let writer_gone = || anyhow!("the writer stopped");
     input::read_inputs(&args.inputs, options, |batch| {
@@ -173,6 +174,7 @@ fn summary(
             quarantine.display()
         ));
     }
+    text.push_str(&stats.skipped_note());
     text.push_str(&format!("; the trail holds {} records", written.tree_size));
     text
 }

@@ -32,6 +32,20 @@ pub(crate) struct InputStats {
     pub(crate) malformed: u64,
     /// Records decoded with a warning.
     pub(crate) warnings: u64,
+    /// Lines that are not audit records of a format that shares its stream with other
+    /// logging (MKE controller, OKD master, DC/OS adminrouter), skipped and counted.
+    pub(crate) skipped: u64,
+}
+
+impl InputStats {
+    /// `; N lines of other logging skipped`, when there were any.
+    pub(crate) fn skipped_note(&self) -> String {
+        if self.skipped == 0 {
+            String::new()
+        } else {
+            format!("; {} lines of other logging skipped", self.skipped)
+        }
+    }
 }
 
 /// A batch of decoded events with, for each, the input bytes it came from.
@@ -46,13 +60,45 @@ pub(crate) struct Batch {
 }
 
 /// How to read inputs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReadOptions {
     pub(crate) format: InputFormat,
     /// No progress bar.
     pub(crate) quiet: bool,
     /// Keep the raw bytes of malformed records in [`Batch::malformed`].
     pub(crate) keep_malformed: bool,
+    /// Names for the ids in Linux audit records.
+    pub(crate) user_db: Option<std::sync::Arc<formats::auditd::UserDb>>,
+}
+
+impl ReadOptions {
+    /// Options for `format`, loading the host account files when given.
+    pub(crate) fn new(
+        format: InputFormat,
+        quiet: bool,
+        accounts: &crate::cli::HostAccounts,
+    ) -> Result<ReadOptions> {
+        let user_db = match (&accounts.passwd, &accounts.group) {
+            (None, None) => None,
+            (passwd, group) => {
+                let read = |path: &Option<PathBuf>| -> Result<Vec<u8>> {
+                    path.as_ref().map_or(Ok(Vec::new()), |path| {
+                        std::fs::read(path)
+                            .with_context(|| format!("cannot read {}", path.display()))
+                    })
+                };
+                let db = formats::auditd::UserDb::from_passwd_group(&read(passwd)?, &read(group)?)
+                    .context("the --passwd/--group files are not passwd(5)/group(5) files")?;
+                Some(std::sync::Arc::new(db))
+            }
+        };
+        Ok(ReadOptions {
+            format,
+            quiet,
+            keep_malformed: false,
+            user_db,
+        })
+    }
 }
 
 /// Reads `paths` (standard input for none or `-`), calling `sink` with each batch of events.
@@ -65,6 +111,7 @@ pub(crate) fn read_inputs(
         format,
         quiet,
         keep_malformed,
+        user_db,
     } = options;
     let stdin_only = [PathBuf::from("-")];
     let paths = if paths.is_empty() {
@@ -85,6 +132,7 @@ pub(crate) fn read_inputs(
     let progress = Progress::new(total_bytes, quiet);
     let mut reader = InputReader {
         format,
+        user_db,
         keep_malformed,
         stats: InputStats::default(),
         printed: 0,
@@ -109,6 +157,7 @@ fn is_stdin(path: &Path) -> bool {
 
 struct InputReader {
     format: InputFormat,
+    user_db: Option<std::sync::Arc<formats::auditd::UserDb>>,
     keep_malformed: bool,
     stats: InputStats,
     printed: u64,
@@ -147,6 +196,9 @@ impl InputReader {
         sink: &mut impl FnMut(&mut Batch) -> Result<()>,
     ) -> Result<()> {
         let mut decoder = Decoder::new(self.format, name);
+        if let Some(user_db) = &self.user_db {
+            decoder = decoder.with_user_db(user_db.clone());
+        }
         let mut state = DecodeState::default();
         let mut chunk = vec![0u8; READ_CHUNK_BYTES];
         let first = read_full(stream, &mut chunk)?;
@@ -205,6 +257,7 @@ impl InputReader {
             framer.finish(|line| self.decode_line(name, &mut decoder, &mut state, &line));
         }
         decoder.finish(&mut state.batch.events, &mut state.diagnostics);
+        self.stats.skipped += decoder.skipped_records();
         state.batch.input_bytes.resize(state.batch.events.len(), 0);
         self.flush(name, &mut state, sink)
     }

@@ -102,10 +102,11 @@ pub(crate) fn run(args: &PolicyCheckArgs, common: &CommonArgs) -> Result<Status>
         let mut scratch = Vec::new();
         let stats = input::read_inputs(
             &args.inputs,
-            ReadOptions {
-                format: args.from.input_format(),
-                quiet: common.quiet,
-                keep_malformed: false,
+            {
+                let mut options =
+                    ReadOptions::new(args.from.input_format(), common.quiet, &args.accounts)?;
+                options.keep_malformed = false;
+                options
             },
             |batch| {
                 for (event, &bytes_in) in batch.events.iter_mut().zip(&batch.input_bytes) {

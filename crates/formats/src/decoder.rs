@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::diagnostic::{Diagnostic, excerpt};
 use crate::frame::Line;
 use crate::limits::LINE_BYTES_MAX;
-use crate::{dcos, jsonl, k8s, legacy, mke, okd};
+use crate::{auditd, dcos, jsonl, k8s, legacy, mke, okd};
 
 /// The format of an input, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,19 +27,22 @@ pub enum InputFormat {
     Mke,
     /// DC/OS adminrouter `auditlog()` lines (journal text or `journalctl -o json`).
     Dcos,
+    /// Linux audit logs (`/var/log/audit/audit.log`), raw or ENRICHED.
+    Auditd,
     /// auditrail's normalized JSON lines.
     Jsonl,
 }
 
 impl InputFormat {
     /// Every format with its command-line name.
-    pub const ALL: [(InputFormat, &'static str); 7] = [
+    pub const ALL: [(InputFormat, &'static str); 8] = [
         (InputFormat::Auto, "auto"),
         (InputFormat::K8s, "k8s"),
         (InputFormat::K8sLegacy, "k8s-legacy"),
         (InputFormat::Okd, "okd"),
         (InputFormat::Mke, "mke"),
         (InputFormat::Dcos, "dcos"),
+        (InputFormat::Auditd, "auditd"),
         (InputFormat::Jsonl, "jsonl"),
     ];
 
@@ -65,6 +68,8 @@ pub struct Decoder {
     okd: okd::Pairing,
     mke: mke::Joiner,
     dcos_skipped: u64,
+    /// Linux audit grouping; records of one event span lines.
+    auditd: auditd::Grouper,
 }
 
 impl Decoder {
@@ -82,7 +87,16 @@ impl Decoder {
             okd: okd::Pairing::default(),
             mke: mke::Joiner::default(),
             dcos_skipped: 0,
+            auditd: auditd::Grouper::new(input),
         }
+    }
+
+    /// Names Linux audit uids and gids with the log host's passwd and group files (never the
+    /// reading machine's).
+    pub fn with_user_db(mut self, user_db: std::sync::Arc<auditd::UserDb>) -> Decoder {
+        self.auditd =
+            std::mem::replace(&mut self.auditd, auditd::Grouper::new("")).with_user_db(user_db);
+        self
     }
 
     /// Lines read but skipped without an event or a diagnostic because they are not audit
@@ -125,6 +139,10 @@ impl Decoder {
             InputFormat::Okd => self.okd.decode(bytes, &self.origin, events, diagnostics),
             InputFormat::Mke => self.mke.decode(bytes, &self.origin, events, diagnostics),
             InputFormat::Dcos => self.decode_dcos(bytes, events, diagnostics),
+            InputFormat::Auditd => {
+                self.auditd
+                    .push_line(bytes, line.number, line.offset, events, diagnostics);
+            }
             InputFormat::Jsonl => jsonl::decode(bytes, &self.origin, events, diagnostics),
             InputFormat::Auto => self.decode_auto(bytes, events, diagnostics),
         }
@@ -170,14 +188,22 @@ impl Decoder {
                         .decode_two_line(bytes, &self.origin, events, diagnostics);
                 }
             },
+            _ if auditd::detect(bytes) => {
+                let (line, offset) = (
+                    self.origin.line.unwrap_or(0),
+                    self.origin.offset.unwrap_or(0),
+                );
+                self.auditd
+                    .push_line(bytes, line, offset, events, diagnostics);
+            }
             _ if dcos::detect_text(bytes) => self.decode_dcos(bytes, events, diagnostics),
             _ => diagnostics.push(Diagnostic::error(
                 self.origin.line.unwrap_or(0),
                 self.origin.offset.unwrap_or(0),
                 format!(
                     "unrecognized line: tried Kubernetes audit JSON, legacy and OKD \"AUDIT:\" \
-                     lines, MKE controller JSON, DC/OS adminrouter auditlog() lines and auditrail \
-                     jsonl (name the format with --from): {}",
+                     lines, MKE controller JSON, DC/OS adminrouter auditlog() lines, Linux audit \
+                     records and auditrail jsonl (name the format with --from): {}",
                     excerpt(bytes)
                 ),
             )),
@@ -237,11 +263,12 @@ impl Decoder {
     }
 
     /// Ends the input. Formats that pair records across lines flush what is pending here: OKD
-    /// requests still waiting for a response (kept, marked as response missing) and an MKE
-    /// line whose last Docker fragment never came.
+    /// requests still waiting for a response (kept, marked as response missing), an MKE
+    /// line whose last Docker fragment never came, and Linux audit events still open.
     pub fn finish(&mut self, events: &mut Vec<AuditEvent>, diagnostics: &mut Vec<Diagnostic>) {
         self.okd.finish(events);
         self.mke.finish(events, diagnostics);
+        self.auditd.finish(events, diagnostics);
     }
 }
 

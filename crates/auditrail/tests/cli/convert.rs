@@ -332,3 +332,61 @@ fn dcos_masters_read_together_give_every_record() {
     assert_eq!(text(&output.stdout).lines().count(), 12);
     assert_eq!(ids.len(), 9);
 }
+
+fn auditd_sample(name: &str) -> std::path::PathBuf {
+    sample("../auditd").join(name)
+}
+
+#[test]
+fn linux_audit_logs_convert_and_ids_are_named_from_the_log_hosts_files() {
+    let log = auditd_sample("raw-session.log");
+    let plain = run(
+        &[
+            "convert",
+            "--from",
+            "auditd",
+            "--to",
+            "jsonl",
+            log.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    let auto = run(&["convert", "--to", "jsonl", log.to_str().unwrap()], b"");
+    assert_eq!(
+        auto.stdout, plain.stdout,
+        "auto-detection reads Linux audit logs the same way"
+    );
+    assert!(
+        text(&plain.stdout).contains("unknown(1000)"),
+        "{}",
+        text(&plain.stdout)
+    );
+    let passwd = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        passwd.path(),
+        "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n",
+    )
+    .unwrap();
+    let group = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(group.path(), "root:x:0:\nalice:x:1000:\n").unwrap();
+    let named = run(
+        &[
+            "convert",
+            "--from",
+            "auditd",
+            "--to",
+            "jsonl",
+            "--passwd",
+            passwd.path().to_str().unwrap(),
+            "--group",
+            group.path().to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
+    let stdout = text(&named.stdout);
+    assert!(stdout.contains("\"login\":\"alice\""), "{stdout}");
+    assert!(!stdout.contains("unknown(1000)"), "{stdout}");
+}

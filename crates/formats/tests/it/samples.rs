@@ -104,7 +104,7 @@ fn document_items_carry_their_line() {
     assert!(events.iter().all(|e| e.origin.line == Some(1)));
 }
 
-/// The format a sample directory holds (`okd`, `mke`, `dcos`).
+/// The format a sample directory holds (`okd`, `mke`, `dcos`, `auditd`).
 fn format_of(path: &Path) -> InputFormat {
     let directory = path
         .parent()
@@ -143,28 +143,33 @@ fn source_samples_decode_as_snapshotted() {
 /// logging, which the named format skips, become errors.
 #[test]
 fn auto_detection_finds_the_same_events_as_the_named_format() {
-    insta::glob!("../data", "{okd,mke,dcos}/*.{jsonl,json,log}", |path| {
-        let (named, named_diagnostics, skipped) = decode_file_as(path, format_of(path));
-        let (auto, auto_diagnostics) = decode_file(path);
-        let key = |event: &event::AuditEvent| (event.id.clone(), event.when(), event.verb.clone());
-        assert_eq!(
-            named.iter().map(key).collect::<Vec<_>>(),
-            auto.iter().map(key).collect::<Vec<_>>(),
-            "{}",
-            path.display()
-        );
-        let errors =
-            |diagnostics: &[Diagnostic]| diagnostics.iter().filter(|d| d.is_error()).count();
-        // Journal JSON records are recognisable as such, so auto skips their other logging
-        // too; text lines of other logging are errors in auto.
-        let auto_errors = errors(&auto_diagnostics) as u64;
-        let named_errors = errors(&named_diagnostics) as u64;
-        assert!(
-            named_errors <= auto_errors && auto_errors <= named_errors + skipped,
-            "{}: {auto_diagnostics:?}",
-            path.display()
-        );
-    });
+    insta::glob!(
+        "../data",
+        "{okd,mke,dcos,auditd}/*.{jsonl,json,log}",
+        |path| {
+            let (named, named_diagnostics, skipped) = decode_file_as(path, format_of(path));
+            let (auto, auto_diagnostics) = decode_file(path);
+            let key =
+                |event: &event::AuditEvent| (event.id.clone(), event.when(), event.verb.clone());
+            assert_eq!(
+                named.iter().map(key).collect::<Vec<_>>(),
+                auto.iter().map(key).collect::<Vec<_>>(),
+                "{}",
+                path.display()
+            );
+            let errors =
+                |diagnostics: &[Diagnostic]| diagnostics.iter().filter(|d| d.is_error()).count();
+            // Journal JSON records are recognisable as such, so auto skips their other logging
+            // too; text lines of other logging are errors in auto.
+            let auto_errors = errors(&auto_diagnostics) as u64;
+            let named_errors = errors(&named_diagnostics) as u64;
+            assert!(
+                named_errors <= auto_errors && auto_errors <= named_errors + skipped,
+                "{}: {auto_diagnostics:?}",
+                path.display()
+            );
+        }
+    );
 }
 
 #[test]
