@@ -42,7 +42,9 @@ fn queries(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let dataset = dataset(dir.path());
     let mut group = c.benchmark_group("query");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("top_10_users", |b| {
         b.iter(|| report::top_users(&dataset, &Filter::default(), Dimension::User, 10).unwrap())
     });

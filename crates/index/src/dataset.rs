@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arrow_array::{
-    Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt16Array, UInt64Array,
+    Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt8Array, UInt16Array,
+    UInt64Array,
 };
 use event::AuditEvent;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
@@ -131,6 +132,10 @@ impl Chunk {
 
     pub(crate) fn seqs(&self) -> Result<&UInt64Array> {
         downcast(&self.batch, Column::LedgerSeq)
+    }
+
+    pub(crate) fn flags(&self) -> Result<&UInt8Array> {
+        downcast(&self.batch, Column::RequestFlags)
     }
 
     pub(crate) fn codes(&self) -> Result<&UInt16Array> {

@@ -26,7 +26,7 @@ use crate::diff::{PatchOperation, diff};
 use crate::error::Result;
 use crate::filter::{Filter, TextPattern};
 use crate::limits::{RESULT_ROWS_MAX, TOP_ROWS_MAX};
-use crate::schema::{Column, DictText};
+use crate::schema::{Column, FLAG_ERROR, FLAG_REQUEST, FLAG_WRITE};
 use crate::topk::TopK;
 
 /// Kubernetes verbs that change state.
@@ -79,64 +79,29 @@ impl Counts {
 }
 
 /// The columns [`RequestView`] reads.
-const REQUEST_COLUMNS: [Column; 4] = [Column::Stage, Column::Code, Column::Verb, Column::Method];
+const REQUEST_COLUMNS: [Column; 1] = [Column::RequestFlags];
 
-/// Per-chunk classification of rows as requests, writes and errors, through dictionary masks.
+/// Per-chunk classification of rows as requests, writes and errors, from the
+/// `request_flags` column written with each row (so a report decodes one byte per row
+/// instead of the stage, code, verb and method).
 struct RequestView<'a> {
-    stage: DictText<'a>,
-    final_stage: Vec<bool>,
-    started_stage: Vec<bool>,
-    codes: &'a arrow_array::UInt16Array,
-    verb: DictText<'a>,
-    write_verb: Vec<bool>,
-    method: DictText<'a>,
-    write_method: Vec<bool>,
+    flags: &'a [u8],
 }
 
 impl<'a> RequestView<'a> {
     fn new(chunk: &'a Chunk) -> Result<RequestView<'a>> {
-        let stage = chunk.dict(Column::Stage)?;
-        let verb = chunk.dict(Column::Verb)?;
-        let method = chunk.dict(Column::Method)?;
         Ok(RequestView {
-            final_stage: dictionary_mask(stage.values, |value| {
-                value == Stage::ResponseComplete.as_str() || value == Stage::Panic.as_str()
-            }),
-            started_stage: dictionary_mask(stage.values, |value| {
-                value == Stage::ResponseStarted.as_str()
-            }),
-            stage,
-            codes: chunk.codes()?,
-            write_verb: dictionary_mask(verb.values, |value| WRITE_VERBS.contains(&value)),
-            verb,
-            write_method: dictionary_mask(method.values, |value| WRITE_METHODS.contains(&value)),
-            method,
+            flags: chunk.flags()?.values(),
         })
-    }
-
-    fn code(&self, row: usize) -> Option<u16> {
-        self.codes.is_valid(row).then(|| self.codes.value(row))
     }
 
     /// The row's counts when it is a request, `None` when it is not counted.
     fn counts(&self, row: usize) -> Option<Counts> {
-        let code = self.code(row);
-        let counted = match self.stage.key(row) {
-            None => true,
-            Some(key) => {
-                mask(&self.final_stage, Some(key))
-                    || (mask(&self.started_stage, Some(key)) && code.is_some_and(|c| c >= 400))
-            }
-        };
-        if !counted {
-            return None;
-        }
-        let write = mask(&self.write_verb, self.verb.key(row))
-            || mask(&self.write_method, self.method.key(row));
-        Some(Counts {
+        let flags = self.flags.get(row).copied().unwrap_or_default();
+        (flags & FLAG_REQUEST != 0).then_some(Counts {
             requests: 1,
-            writes: u64::from(write),
-            errors: u64::from(code.is_some_and(|c| c >= 400)),
+            writes: u64::from(flags & FLAG_WRITE != 0),
+            errors: u64::from(flags & FLAG_ERROR != 0),
         })
     }
 }
@@ -359,6 +324,7 @@ struct CodesAccumulator {
 impl Accumulate for CodesAccumulator {
     fn add(&mut self, chunk: &Chunk, rows: &[u32]) -> Result<()> {
         let view = RequestView::new(chunk)?;
+        let codes = chunk.codes()?;
         let users = chunk.dict(Column::User)?;
         let uris = chunk.strings(Column::Uri)?;
         for row in rows {
@@ -366,7 +332,7 @@ impl Accumulate for CodesAccumulator {
             if view.counts(at).is_none() {
                 continue;
             }
-            let code = view.code(at);
+            let code = codes.is_valid(at).then(|| codes.value(at));
             *self.codes.entry(code).or_default() += 1;
             if let Some(code) = code.filter(|code| *code >= 400) {
                 let user = users.get(at).map(str::to_owned);
@@ -400,7 +366,7 @@ impl Accumulate for CodesAccumulator {
 pub fn codes(dataset: &Dataset, filter: &Filter, top: usize) -> Result<CodesReport> {
     let (accumulator, _) = dataset.scan(
         filter,
-        &with_columns(&[Column::User, Column::Uri]),
+        &with_columns(&[Column::Code, Column::User, Column::Uri]),
         CodesAccumulator::default,
     )?;
     let top = top.min(TOP_ROWS_MAX);

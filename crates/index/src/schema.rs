@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ListBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder, UInt16Builder,
-    UInt64Builder,
+    ListBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder, UInt8Builder,
+    UInt16Builder, UInt64Builder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -107,14 +107,24 @@ pub enum Column {
     Annotations,
     /// `rest`: the fields without a column, as `jsonl`.
     Rest,
+    /// `request_flags`: uint8, how the reports count the event (derived):
+    /// [`FLAG_REQUEST`], [`FLAG_WRITE`], [`FLAG_ERROR`].
+    RequestFlags,
 }
+
+/// `request_flags` bit: the event counts as one request (see [`crate::report`]).
+pub const FLAG_REQUEST: u8 = 1;
+/// `request_flags` bit: the event is a write.
+pub const FLAG_WRITE: u8 = 2;
+/// `request_flags` bit: the response code is 400 or more.
+pub const FLAG_ERROR: u8 = 4;
 
 /// Number of columns.
 pub const COLUMN_COUNT: usize = Column::ALL.len();
 
 impl Column {
     /// Every column, in schema order.
-    pub const ALL: [Column; 33] = [
+    pub const ALL: [Column; 34] = [
         Column::Time,
         Column::StageTime,
         Column::LedgerSeq,
@@ -148,6 +158,7 @@ impl Column {
         Column::ResponseObject,
         Column::Annotations,
         Column::Rest,
+        Column::RequestFlags,
     ];
 
     /// The columns [`event_from_row`] reads (all but the derived ones).
@@ -224,6 +235,7 @@ impl Column {
             Column::ResponseObject => "response_object",
             Column::Annotations => "annotations",
             Column::Rest => "rest",
+            Column::RequestFlags => "request_flags",
         }
     }
 
@@ -237,6 +249,7 @@ impl Column {
             Column::Time | Column::StageTime => Kind::Timestamp,
             Column::LedgerSeq => Kind::U64,
             Column::Code => Kind::U16,
+            Column::RequestFlags => Kind::U8,
             Column::Groups | Column::SourceIps => Kind::List,
             Column::Uri
             | Column::AuditId
@@ -251,7 +264,11 @@ impl Column {
     fn nullable(self) -> bool {
         !matches!(
             self,
-            Column::LedgerSeq | Column::Source | Column::Outcome | Column::Rest
+            Column::LedgerSeq
+                | Column::Source
+                | Column::Outcome
+                | Column::Rest
+                | Column::RequestFlags
         )
     }
 
@@ -260,6 +277,7 @@ impl Column {
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
             Kind::U64 => DataType::UInt64,
             Kind::U16 => DataType::UInt16,
+            Kind::U8 => DataType::UInt8,
             Kind::List => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
             Kind::Text => DataType::Utf8,
             Kind::Dictionary => {
@@ -279,6 +297,7 @@ enum Kind {
     Timestamp,
     U64,
     U16,
+    U8,
     List,
     Text,
     Dictionary,
@@ -299,6 +318,7 @@ pub(crate) struct BatchBuilder {
     stage_time: TimestampNanosecondBuilder,
     seq: UInt64Builder,
     code: UInt16Builder,
+    flags: UInt8Builder,
     dictionaries: Vec<StringDictionaryBuilder<Int32Type>>,
     lists: [ListBuilder<StringBuilder>; 2],
     texts: Vec<StringBuilder>,
@@ -355,6 +375,7 @@ impl BatchBuilder {
             stage_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
             seq: UInt64Builder::new(),
             code: UInt16Builder::new(),
+            flags: UInt8Builder::new(),
             dictionaries: DICTIONARY_COLUMNS
                 .iter()
                 .map(|_| StringDictionaryBuilder::new())
@@ -415,6 +436,7 @@ impl BatchBuilder {
             .append_option(event.stage_time.map(Timestamp::unix_nanos));
         self.seq.append_value(seq);
         self.code.append_option(event.code());
+        self.flags.append_value(request_flags(event));
         let object = event.object.as_ref();
         let decision = event.annotations.get(ANNOTATION_DECISION);
         let reason = event.annotations.get(ANNOTATION_REASON);
@@ -513,6 +535,7 @@ impl BatchBuilder {
         put(Column::StageTime, Arc::new(self.stage_time.finish()));
         put(Column::LedgerSeq, Arc::new(self.seq.finish()));
         put(Column::Code, Arc::new(self.code.finish()));
+        put(Column::RequestFlags, Arc::new(self.flags.finish()));
         for (column, builder) in DICTIONARY_COLUMNS.iter().zip(&mut self.dictionaries) {
             put(*column, Arc::new(builder.finish()));
         }
@@ -532,6 +555,21 @@ impl BatchBuilder {
         })?;
         Ok(RecordBatch::try_new(schema(), columns)?)
     }
+}
+
+/// The `request_flags` of an event, by the counting rules of [`crate::report`].
+pub fn request_flags(event: &AuditEvent) -> u8 {
+    let mut flags = 0;
+    if crate::report::is_request(event) {
+        flags |= FLAG_REQUEST;
+    }
+    if crate::report::is_write(event) {
+        flags |= FLAG_WRITE;
+    }
+    if event.code().is_some_and(|code| code >= 400) {
+        flags |= FLAG_ERROR;
+    }
+    flags
 }
 
 fn non_empty(text: &str) -> Option<&str> {
