@@ -376,3 +376,113 @@ fn chargeback_per_namespace_and_group() {
         );
     });
 }
+
+/// The reports over generated traffic agree with a naive computation over the events.
+#[test]
+fn reports_on_generated_traffic_match_a_naive_count() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let events = crate::segment::synth_events(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let (sealed, tail) = events.split_at(15_000);
+    let dataset = Dataset::new(vec![crate::segment::write_grouped(
+        dir.path(),
+        "generated",
+        sealed,
+        1000,
+    )])
+    .with_tail(tail.to_vec())
+    .unwrap();
+    let requests: Vec<&AuditEvent> = events
+        .iter()
+        .map(|(_, event)| event)
+        .filter(|event| report::is_request(event))
+        .collect();
+    let count = |event: &AuditEvent| {
+        counts(
+            1,
+            u64::from(report::is_write(event)),
+            u64::from(event.code().is_some_and(|code| code >= 400)),
+        )
+    };
+    let add = |total: &mut Counts, more: Counts| {
+        total.requests += more.requests;
+        total.writes += more.writes;
+        total.errors += more.errors;
+    };
+
+    let mut by_user: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+    for event in &requests {
+        let user = (!event.user.name.is_empty()).then(|| event.user.name.clone());
+        add(by_user.entry(user).or_default(), count(event));
+    }
+    let mut expected: Vec<TopRow> = by_user
+        .into_iter()
+        .map(|(key, counts)| TopRow { key, counts })
+        .collect();
+    expected.sort_by(|a, b| {
+        b.counts
+            .requests
+            .cmp(&a.counts.requests)
+            .then(a.key.cmp(&b.key))
+    });
+    expected.truncate(10);
+    assert_eq!(
+        report::top_users(&dataset, &Filter::default(), Dimension::User, 10).unwrap(),
+        expected
+    );
+
+    let mut by_namespace: BTreeMap<Option<String>, (Counts, BTreeSet<String>)> = BTreeMap::new();
+    for event in &requests {
+        let namespace = (!event.namespace().is_empty()).then(|| event.namespace().to_owned());
+        let entry = by_namespace.entry(namespace).or_default();
+        add(&mut entry.0, count(event));
+        if !event.user.name.is_empty() {
+            entry.1.insert(event.user.name.clone());
+        }
+    }
+    let mut expected: Vec<ChargebackRow> = by_namespace
+        .into_iter()
+        .map(|(key, (counts, users))| ChargebackRow {
+            key,
+            counts,
+            distinct_users: users.len() as u64,
+        })
+        .collect();
+    expected.sort_by(|a, b| {
+        b.counts
+            .requests
+            .cmp(&a.counts.requests)
+            .then(a.key.cmp(&b.key))
+    });
+    assert_eq!(
+        report::chargeback(&dataset, &Filter::default(), ChargebackBy::Namespace).unwrap(),
+        expected
+    );
+
+    let mut by_code: BTreeMap<Option<u16>, u64> = BTreeMap::new();
+    for event in &requests {
+        *by_code.entry(event.code()).or_default() += 1;
+    }
+    let expected: Vec<CodeRow> = by_code
+        .into_iter()
+        .map(|(code, requests)| CodeRow { code, requests })
+        .collect();
+    assert_eq!(
+        report::codes(&dataset, &Filter::default(), 3)
+            .unwrap()
+            .codes,
+        expected
+    );
+
+    let writes = requests
+        .iter()
+        .filter(|event| report::is_write(event))
+        .count();
+    assert_eq!(
+        report::changes(&dataset, &Filter::default(), usize::MAX)
+            .unwrap()
+            .len(),
+        writes
+    );
+}
