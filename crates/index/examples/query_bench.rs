@@ -109,6 +109,10 @@ fn query(dir: &Path, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
     let (open_ms, dataset) = best(1, || open(dir));
     let dataset = dataset?;
     println!("open_ms={open_ms:.2}");
+    println!(
+        "rows={}",
+        dataset.segments().iter().map(Segment::rows).sum::<u64>()
+    );
 
     let (ms, top) = best(runs, || {
         report::top_users(&dataset, &Filter::default(), Dimension::User, 10)
