@@ -15,6 +15,18 @@
 //!   skipped.
 //! - The crate does not know how segments are named, stored or made durable: that is the
 //!   store's job; this crate writes to any `Write` and reads from a path.
+//!
+//! Measured (`scripts/bench-query.sh`, 2 shared cores, one run each, DuckDB 2.0 over the same
+//! files): 10M synth events take 47.3 bytes per event in Parquet plus 4.5 in the key index
+//! (5.3 % of their audit.k8s.io/v1 JSON, 5.7 % of their `jsonl`); top-10 users with request,
+//! write and error counts 101-134 ms (DuckDB: 640 ms on the raw columns, 109 ms on
+//! `request_flags`, 51 ms for a plain count per user); deletes of configmaps in one namespace,
+//! newest 100, 296-349 ms (DuckDB 3.3 s); an object's rows from the key index 0.4 µs (DuckDB
+//! 202 ms).
+//!
+//! Not done yet: SQL over the segments (DataFusion behind a `sql` feature); a query cache of
+//! decoded columns across queries (every query reads the files again); pruning by glob
+//! prefixes; reading the tail without copying it into Arrow on every `with_tail`.
 
 pub mod diff;
 pub mod error;
