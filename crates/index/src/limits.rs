@@ -8,7 +8,9 @@
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// zstd level for every column. Segments are written once at seal time and read many times,
-/// so a slower level that compresses better pays off.
+/// so a slower level that compresses better pays off. Measured on 200k synth events (one
+/// core, generation included): level 3 gives 13.6 % larger files in 1.4 s, level 9 these
+/// files in 2.0 s, level 15 3.7 % smaller ones in 4.3 s.
 pub const ZSTD_LEVEL: i32 = 9;
 
 /// Target size of one Parquet data page before compression. Larger pages compress the JSON
