@@ -7,7 +7,7 @@
 //! event is stored once, and [`event_from_row`] gives back an event equal to the one written.
 //!
 //! Invariants:
-//! - **Bijection.** For every event `e`, `event_from_row(row_from_event(e)) == e`. Each typed
+//! - **Bijection.** Every event written reads back equal to itself. Each typed
 //!   column either maps a field one to one (a `String` field that is empty is NULL; an
 //!   `Option` that is `None` is NULL, `Some("")` is `""`), or is *derived* (`impersonated_user`,
 //!   `source_ip`, `decision`, `reason`) and ignored when reading back.
@@ -161,7 +161,7 @@ impl Column {
         Column::RequestFlags,
     ];
 
-    /// The columns [`event_from_row`] reads (all but the derived ones).
+    /// The columns read to rebuild an event (all but the derived ones).
     pub const STORED: [Column; 29] = [
         Column::Time,
         Column::StageTime,
