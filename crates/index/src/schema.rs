@@ -4,7 +4,8 @@
 //! `rest` column holds, as `jsonl` (the event's own serde form), exactly the fields that no
 //! typed column holds (origin input/line/offset, `user.extra`, the impersonated user, object
 //! uid and resourceVersion, status text and details, paths, source port, extensions). So each
-//! event is stored once, and [`event_from_row`] gives back an event equal to the one written.
+//! event is stored once, and reading its row back (`Segment::read_events`) gives an event
+//! equal to the one written.
 //!
 //! Invariants:
 //! - **Bijection.** Every event written reads back equal to itself. Each typed
@@ -59,7 +60,7 @@ pub enum Column {
     User,
     /// `uid`: the authenticated user's uid.
     Uid,
-    /// `groups`: list<utf8> of the authenticated user's groups.
+    /// `groups`: `list<utf8>` of the authenticated user's groups.
     Groups,
     /// `login`: the original login identity (auditd `auid`).
     Login,
@@ -89,7 +90,7 @@ pub enum Column {
     Outcome,
     /// `source_ip`: the first source address (derived).
     SourceIp,
-    /// `source_ips`: list<utf8> of all source addresses.
+    /// `source_ips`: `list<utf8>` of all source addresses.
     SourceIps,
     /// `user_agent`: the client's user agent.
     UserAgent,
