@@ -42,12 +42,15 @@ use ledger::{
 };
 use serde::{Deserialize, Serialize};
 
+mod columns;
 mod identity;
 mod keys;
 pub mod limits;
 mod quarantine;
+mod records;
 mod verify;
 
+pub use columns::{IndexBuild, IndexRecord, open_dataset, segment_files as index_segment_files};
 pub use identity::{Key, NO_KEY, key};
 pub use keys::KeyRepair;
 pub use quarantine::QuarantineEntry;
@@ -493,6 +496,7 @@ impl Store {
         }
         let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
         self.repair_keys()?;
+        columns::remove_pruned_segments(&self.root, outcome.before_seq)?;
         self.append_prune_log(&outcome, reason, now)?;
         Ok(Some(outcome))
     }
@@ -548,7 +552,10 @@ impl Store {
 
 /// Reads a ledger record: an event, or `None` for a heartbeat or a prune record.
 pub fn read_event(seq: u64, record: &[u8]) -> Result<Option<AuditEvent>, StoreError> {
-    if Heartbeat::parse(record).is_some() || PruneRecord::parse(record).is_some() {
+    if Heartbeat::parse(record).is_some()
+        || PruneRecord::parse(record).is_some()
+        || columns::IndexRecord::parse(record).is_some()
+    {
         return Ok(None);
     }
     serde_json::from_slice(record)

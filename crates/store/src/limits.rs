@@ -16,3 +16,10 @@ pub const KEY_REBUILD_BATCH: u64 = 65_536;
 /// `prune.log` stops growing past this size (it is informational; the signed prune records
 /// are in the ledger).
 pub const PRUNE_LOG_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Ledger records per columnar index segment (a Parquet file of `crates/index`). Records after
+/// the last complete range are the tail, read from the ledger at query time.
+pub const INDEX_SEGMENT_RECORDS: u64 = 65_536;
+
+/// Largest index record (`auditrail_index`) accepted when reading one back.
+pub const INDEX_RECORD_BYTES_MAX: usize = 4096;

@@ -48,6 +48,21 @@ pub enum StoreFinding {
         /// Why.
         reason: String,
     },
+    /// An index segment file does not match the hash its ledger record commits to.
+    IndexMismatch {
+        /// The file, relative to the data directory.
+        file: String,
+    },
+    /// An index segment file that no index record in the ledger vouches for.
+    IndexUnrecorded {
+        /// The file, relative to the data directory.
+        file: String,
+    },
+    /// An index record whose files are missing.
+    IndexMissing {
+        /// The file, relative to the data directory.
+        file: String,
+    },
 }
 
 impl fmt::Display for StoreFinding {
@@ -71,6 +86,21 @@ impl fmt::Display for StoreFinding {
                 "index/keys.bin: starts at record {keys} but the ledger's first record is {ledger}"
             ),
             StoreFinding::KeysUnreadable { reason } => write!(f, "index/keys.bin: {reason}"),
+            StoreFinding::IndexMismatch { file } => {
+                write!(
+                    f,
+                    "{file}: does not match the SHA-256 its ledger record commits to"
+                )
+            }
+            StoreFinding::IndexUnrecorded { file } => {
+                write!(
+                    f,
+                    "{file}: no index record in the ledger vouches for this file"
+                )
+            }
+            StoreFinding::IndexMissing { file } => {
+                write!(f, "{file}: committed to in the ledger but missing")
+            }
         }
     }
 }
@@ -139,6 +169,7 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<StoreVerifyReport,
 /// the ledger's prune point have no keys; the key file must start at it.
 fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
     let mut findings = Vec::new();
+    let mut index_records = Vec::new();
     let unreadable = |reason: String| (0, vec![StoreFinding::KeysUnreadable { reason }]);
     let bytes = match keys::read_all(&root.join("index").join("keys.bin")) {
         Ok(bytes) => bytes,
@@ -190,6 +221,9 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
                 break;
             }
             let result = ledger::segment::for_each_record(&header, frame, |record| {
+                if let Some(index_record) = crate::IndexRecord::parse(record) {
+                    index_records.push(index_record);
+                }
                 let expected = match record_key(seq, record) {
                     Ok(key) => Some(key),
                     Err(error) => {
@@ -222,6 +256,7 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
             keys: key_count,
         });
     }
+    check_index(root, &index_records, &mut findings);
     (checked, findings)
 }
 
@@ -239,4 +274,58 @@ fn segment_files(directory: &Path) -> std::io::Result<Vec<(u64, std::path::PathB
     }
     files.sort();
     Ok(files)
+}
+
+/// Compares every index segment file with the hash its ledger record commits to.
+fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<StoreFinding>) {
+    use sha2::{Digest, Sha256};
+    let relative = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    // Ranges wholly below the prune point are gone with their records.
+    let pruned = ledger::pruned_before(&FileStorage::new(root.join("ledger"))).unwrap_or(0);
+    let files: Vec<_> = crate::columns::segment_files(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(first, _, _)| crate::columns::range_end(*first) > pruned)
+        .collect();
+    let mut vouched = std::collections::BTreeSet::new();
+    for record in records.iter().filter(|record| record.end_seq > pruned) {
+        let Some((_, parquet, keys)) = files
+            .iter()
+            .find(|(first, _, _)| *first == record.first_seq)
+        else {
+            let parquet = crate::columns::segments_dir(root)
+                .join(format!("{:020}.parquet", record.first_seq));
+            findings.push(StoreFinding::IndexMissing {
+                file: relative(&parquet),
+            });
+            continue;
+        };
+        vouched.insert(record.first_seq);
+        for (path, expected) in [
+            (parquet, &record.parquet_sha256),
+            (keys, &record.keys_sha256),
+        ] {
+            match std::fs::read(path) {
+                Ok(bytes) if crate::columns::hex(&Sha256::digest(&bytes)) == *expected => {}
+                Ok(_) => findings.push(StoreFinding::IndexMismatch {
+                    file: relative(path),
+                }),
+                Err(_) => findings.push(StoreFinding::IndexMissing {
+                    file: relative(path),
+                }),
+            }
+        }
+    }
+    for (first, parquet, _) in &files {
+        if !vouched.contains(first) {
+            findings.push(StoreFinding::IndexUnrecorded {
+                file: relative(parquet),
+            });
+        }
+    }
 }
