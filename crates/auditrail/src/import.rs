@@ -65,12 +65,6 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         (Ok(_), Err(error)) => return Err(error),
         (Ok(pair), Ok(stats)) => (pair, stats),
     };
-    let mut store = store;
-    // Complete ranges get their columnar index segment before the final checkpoint, which
-    // then covers the index records too.
-    store
-        .build_index(clock::now())
-        .context("cannot write the columnar index of the new events")?;
     store
         .close(clock::now())
         .context("cannot write the final checkpoint")?;

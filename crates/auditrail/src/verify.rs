@@ -77,10 +77,10 @@ pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
                     writeln!(out, "  {finding}")?;
                 }
             }
-            let megabytes_per_second = view.segment_bytes as f64 / 1e6 / seconds.max(1e-9);
+            let records_per_second = view.records as f64 / seconds.max(1e-9);
             writeln!(
                 out,
-                "checked {} records, {} stored and {} external checkpoints, {} tiles, {} index keys, {} segment bytes in {:.2} s ({:.0} MB/s)",
+                "checked {} records, {} stored and {} external checkpoints, {} tiles, {} index keys, {} compressed segment bytes in {:.2} s ({:.0} records/s)",
                 view.records,
                 view.checkpoints,
                 view.external_checkpoints,
@@ -88,7 +88,7 @@ pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
                 view.keys,
                 view.segment_bytes,
                 seconds,
-                megabytes_per_second
+                records_per_second
             )?;
             if view.external_checkpoints == 0 {
                 writeln!(
