@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Convert(ConvertArgs),
     /// Decode, normalize, apply the policy and store events durably in the audit trail.
     Import(ImportArgs),
+    /// Find events: who did what, when, to which object, from where, with what result.
+    Query(QueryArgs),
     /// Check that nothing in the audit trail was edited, removed, reordered or rolled back.
     Verify(VerifyArgs),
     /// Print an inclusion proof that an event is in the audit trail.
@@ -124,6 +126,59 @@ pub(crate) struct ImportArgs {
     pub(crate) accounts: HostAccounts,
     #[arg(value_name = "FILE")]
     pub(crate) inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct QueryArgs {
+    /// Events at or after this time: a duration ago (15m, 1h, 7d), today, yesterday, or an
+    /// RFC 3339 time.
+    #[arg(long, value_name = "DUR|TIME")]
+    pub(crate) since: Option<String>,
+    /// Events before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// User name; `*` is a wildcard (`*@example.com`). Repeat for any of several.
+    #[arg(long, value_name = "U")]
+    pub(crate) user: Vec<String>,
+    /// Verb (get, list, create, update, patch, delete, …). Repeatable.
+    #[arg(long, value_name = "V")]
+    pub(crate) verb: Vec<String>,
+    /// Resource type (pods, secrets, …). Repeatable.
+    #[arg(long, value_name = "R")]
+    pub(crate) resource: Vec<String>,
+    /// Namespace. Repeatable.
+    #[arg(long, value_name = "NS")]
+    pub(crate) namespace: Vec<String>,
+    /// Object name; `*` is a wildcard. Repeatable.
+    #[arg(long, value_name = "N")]
+    pub(crate) name: Vec<String>,
+    /// Response code (403) or class (4xx). Repeatable.
+    #[arg(long, value_name = "CODE|4xx")]
+    pub(crate) code: Vec<String>,
+    /// Source kind: k8s, okd, mke, dcos, auditd, auditrail. Repeatable.
+    #[arg(long, value_name = "KIND")]
+    pub(crate) source: Vec<String>,
+    /// Most events to print (newest first).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) limit: usize,
+    /// How to print the events.
+    #[arg(long, value_enum, default_value_t = QueryOutput::Table)]
+    pub(crate) output: QueryOutput,
+}
+
+/// How `query` prints events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum QueryOutput {
+    /// Aligned columns for a terminal.
+    Table,
+    /// One JSON array of normalized events.
+    Json,
+    /// Normalized events, one per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Kubernetes audit.k8s.io/v1 events, one per line.
+    K8s,
 }
 
 #[derive(Debug, clap::Args)]

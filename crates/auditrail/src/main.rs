@@ -24,6 +24,7 @@ mod policy_check;
 mod policy_file;
 mod prove;
 mod prune;
+mod query;
 mod serve;
 mod token;
 mod verify;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Convert(command) => convert::run(&command, &args.common),
         cli::Command::Import(command) => import::run(&command, &args.common),
+        cli::Command::Query(command) => query::run(&command, &args.common),
         cli::Command::Verify(command) => verify::run(&command, &args.common),
         cli::Command::Prove(command) => prove::run(&command, &args.common),
         cli::Command::Checkpoint => prove::print_checkpoint(&args.common),

@@ -6,6 +6,7 @@
 mod convert;
 mod policy_check;
 mod prune;
+mod query;
 mod serve;
 mod trail;
 
