@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Find events: who did what, when, to which object, from where, with what result.
     Query(QueryArgs),
+    /// Reports over the trail: changes, top-users, codes, activity, chargeback.
+    Report(ReportArgs),
     /// Check that nothing in the audit trail was edited, removed, reordered or rolled back.
     Verify(VerifyArgs),
     /// Print an inclusion proof that an event is in the audit trail.
@@ -128,8 +130,8 @@ pub(crate) struct ImportArgs {
     pub(crate) inputs: Vec<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct QueryArgs {
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct FilterArgs {
     /// Events at or after this time: a duration ago (15m, 1h, 7d), today, yesterday, or an
     /// RFC 3339 time.
     #[arg(long, value_name = "DUR|TIME")]
@@ -158,12 +160,109 @@ pub(crate) struct QueryArgs {
     /// Source kind: k8s, okd, mke, dcos, auditd, auditrail. Repeatable.
     #[arg(long, value_name = "KIND")]
     pub(crate) source: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct QueryArgs {
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
     /// Most events to print (newest first).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub(crate) limit: usize,
     /// How to print the events.
     #[arg(long, value_enum, default_value_t = QueryOutput::Table)]
     pub(crate) output: QueryOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    #[command(subcommand)]
+    pub(crate) report: ReportKind,
+    /// How to print the report (CSV suits spreadsheets).
+    #[arg(long, value_enum, global = true, default_value_t = ReportFormat::Table)]
+    pub(crate) output: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportKind {
+    /// Every write (create, update, patch, delete; PUT/POST/DELETE): TIMESTAMP USER ACTION
+    /// OBJECT RESULT; with --object, one object's history with the diff between versions.
+    Changes {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// One object's history: RESOURCE/NAMESPACE/NAME (RESOURCE//NAME when cluster-scoped).
+        #[arg(long, value_name = "RESOURCE/NAMESPACE/NAME")]
+        object: Option<String>,
+        /// Most rows (newest first).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Requests, writes and errors per user (or --by group, user-agent, source-ip, resource,
+    /// namespace).
+    TopUsers {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// What to count by.
+        #[arg(long, value_enum, default_value_t = TopBy::User)]
+        by: TopBy,
+        /// Most rows.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Requests per response code and class, with the top users and paths behind 4xx/5xx.
+    Codes {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Users and paths listed per error code.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+    },
+    /// One user's timeline, impersonation made visible (give --user).
+    Activity {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Most rows (newest first).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Requests, writes and distinct users per namespace (or --by user, group).
+    Chargeback {
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// What to charge.
+        #[arg(long, value_enum, default_value_t = ChargebackBy::Namespace)]
+        by: ChargebackBy,
+    },
+}
+
+/// Dimensions of `report top-users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TopBy {
+    User,
+    Group,
+    UserAgent,
+    SourceIp,
+    Resource,
+    Namespace,
+}
+
+/// Dimensions of `report chargeback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ChargebackBy {
+    Namespace,
+    User,
+    Group,
+}
+
+/// How reports print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// One JSON array of objects.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
 }
 
 /// How `query` prints events.

@@ -25,6 +25,7 @@ mod policy_file;
 mod prove;
 mod prune;
 mod query;
+mod report;
 mod serve;
 mod token;
 mod verify;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         cli::Command::Convert(command) => convert::run(&command, &args.common),
         cli::Command::Import(command) => import::run(&command, &args.common),
         cli::Command::Query(command) => query::run(&command, &args.common),
+        cli::Command::Report(command) => report::run(&command, &args.common),
         cli::Command::Verify(command) => verify::run(&command, &args.common),
         cli::Command::Prove(command) => prove::run(&command, &args.common),
         cli::Command::Checkpoint => prove::print_checkpoint(&args.common),

@@ -8,11 +8,11 @@ use comfy_table::{ContentArrangement, Table, presets};
 use event::{AuditEvent, SourceKind, Timestamp};
 use index::{CodeMatch, Filter, TextPattern, parse_time_bound};
 
-use crate::cli::{CommonArgs, QueryArgs, QueryOutput};
+use crate::cli::{CommonArgs, FilterArgs, QueryArgs, QueryOutput};
 use crate::{Status, clock};
 
 pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
-    let filter = filter(args)?;
+    let filter = filter(&args.filters)?;
     let dataset = store::open_dataset(&common.data)
         .with_context(|| format!("cannot read the audit trail in {}", common.data.display()))?;
     let result = dataset
@@ -57,7 +57,7 @@ pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
     Ok(Status::Success)
 }
 
-fn filter(args: &QueryArgs) -> Result<Filter> {
+pub(crate) fn filter(args: &FilterArgs) -> Result<Filter> {
     let now = timestamp_now();
     let time = |text: &Option<String>, flag: &str| -> Result<Option<Timestamp>> {
         text.as_deref()
@@ -118,7 +118,7 @@ fn timestamp_now() -> Timestamp {
 }
 
 /// The columns a person reads: when, who, what, on what, from where, result.
-fn columns(event: &AuditEvent) -> [String; 7] {
+pub(crate) fn columns(event: &AuditEvent) -> [String; 7] {
     let user = match &event.impersonated_user {
         Some(as_user) => format!("{} (as {})", event.user.name, as_user.name),
         None => event.user.name.clone(),

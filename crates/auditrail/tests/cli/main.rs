@@ -7,6 +7,7 @@ mod convert;
 mod policy_check;
 mod prune;
 mod query;
+mod report;
 mod serve;
 mod trail;
 
