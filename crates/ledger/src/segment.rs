@@ -147,6 +147,15 @@ pub fn decode_header(bytes: &[u8]) -> Result<SegmentHeader, FormatFault> {
             value: header_len.into(),
         });
     }
+    // Bytes 28..32 are reserved and written as zeros. The checksum does not cover them, so
+    // they must be checked here, or a changed byte there would go unnoticed.
+    let reserved = u32_at(&header, 28);
+    if reserved != 0 {
+        return Err(FormatFault::Field {
+            field: "reserved",
+            value: reserved.into(),
+        });
+    }
     Ok(SegmentHeader {
         first_seq: u64_at(&header, 16),
     })
