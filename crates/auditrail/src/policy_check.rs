@@ -1,10 +1,10 @@
 //! `auditrail policy check`: validate a policy and, over recorded events, tell what each rule
 //! would keep and at what volume — the dry run users tune their policy with.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::{Context, Result};
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment};
 use event::Level;
 use policy::{DropReason, Verdict};
 use serde::Serialize;
@@ -186,11 +186,7 @@ fn write_table(out: &mut impl Write, report: &Report) -> Result<()> {
         )?;
         return Ok(());
     };
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    if std::io::stdout().is_terminal() {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    }
+    let mut table = crate::report::terminal_table();
     table.set_header([
         "RULE",
         "LINE",

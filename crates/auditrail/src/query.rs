@@ -1,14 +1,14 @@
 //! `auditrail query`: the events that match the filters, newest first, from the data
 //! directory, read-only (it works beside a running server and takes no lock).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use comfy_table::{ContentArrangement, Table, presets};
 use event::{AuditEvent, SourceKind, Timestamp};
 use index::{CodeMatch, Filter, TextPattern, parse_time_bound};
 
-use crate::cli::{CommonArgs, FilterArgs, QueryArgs, QueryOutput};
+use crate::cli::{CommonArgs, FilterArgs, QueryArgs, QueryOutput, ReportFormat};
+use crate::report::{self, Rows};
 use crate::{Status, clock};
 
 pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
@@ -22,7 +22,7 @@ pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
     let mut out = stdout.lock();
     let events: Vec<&AuditEvent> = result.events.iter().map(|(_, event)| event).collect();
     match args.output {
-        QueryOutput::Table => write_table(&mut out, &events)?,
+        QueryOutput::Table => report::write(&mut out, &rows(&events), ReportFormat::Table)?,
         QueryOutput::Json => {
             serde_json::to_writer_pretty(&mut out, &events)?;
             writeln!(out)?;
@@ -39,7 +39,7 @@ pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
             }
             out.write_all(&buffer)?;
         }
-        QueryOutput::Csv => write_csv(&mut out, &events)?,
+        QueryOutput::Csv => report::write(&mut out, &rows(&events), ReportFormat::Csv)?,
     }
     out.flush()?;
     if !common.quiet {
@@ -165,35 +165,17 @@ const HEADER: [&str; 7] = [
     "SOURCE",
 ];
 
-fn write_table(out: &mut impl Write, events: &[&AuditEvent]) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
+fn rows(events: &[&AuditEvent]) -> Rows {
+    Rows {
+        header: HEADER.to_vec(),
+        rows: events
+            .iter()
+            .map(|event| {
+                columns(event)
+                    .into_iter()
+                    .map(serde_json::Value::String)
+                    .collect()
+            })
+            .collect(),
     }
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    if std::io::stdout().is_terminal() {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    }
-    table.set_header(HEADER);
-    for event in events {
-        table.add_row(columns(event));
-    }
-    writeln!(out, "{table}")?;
-    Ok(())
-}
-
-fn write_csv(out: &mut impl Write, events: &[&AuditEvent]) -> Result<()> {
-    let quote = |field: &str| {
-        if field.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", field.replace('"', "\"\""))
-        } else {
-            field.to_owned()
-        }
-    };
-    writeln!(out, "time,user,verb,object,result,source_ip,source")?;
-    for event in events {
-        let row: Vec<String> = columns(event).iter().map(|field| quote(field)).collect();
-        writeln!(out, "{}", row.join(","))?;
-    }
-    Ok(())
 }

@@ -14,9 +14,20 @@ use crate::cli::{ChargebackBy, CommonArgs, ReportArgs, ReportFormat, ReportKind,
 use crate::{Status, query};
 
 /// A report's rows: a header and typed cells.
-struct Rows {
-    header: Vec<&'static str>,
-    rows: Vec<Vec<Value>>,
+pub(crate) struct Rows {
+    pub(crate) header: Vec<&'static str>,
+    pub(crate) rows: Vec<Vec<Value>>,
+}
+
+/// A table for a terminal: aligned columns without borders, fitted to its width when standard
+/// output is one.
+pub(crate) fn terminal_table() -> Table {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    if std::io::stdout().is_terminal() {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    table
 }
 
 pub(crate) fn run(args: &ReportArgs, common: &CommonArgs) -> Result<Status> {
@@ -237,7 +248,8 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> Result<()> {
+/// Prints `rows` as a table, a JSON array of objects (keys from the header), or CSV.
+pub(crate) fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> Result<()> {
     match format {
         ReportFormat::Json => {
             let objects: Vec<Value> = rows
@@ -279,11 +291,7 @@ fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> Result<()> 
             if rows.rows.is_empty() {
                 return Ok(());
             }
-            let mut table = Table::new();
-            table.load_style(presets::NOTHING);
-            if std::io::stdout().is_terminal() {
-                table.set_content_arrangement(ContentArrangement::Dynamic);
-            }
+            let mut table = terminal_table();
             table.set_header(rows.header.clone());
             for row in &rows.rows {
                 table.add_row(row.iter().map(|value| {

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use ledger::{FileStorage, Finding, VerifyOptions, VerifyReport};
 
-use crate::identity::NO_KEY;
 use crate::limits::KEY_BYTES;
 use crate::{StoreError, keys, record_key};
 
@@ -190,66 +189,40 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
         return (0, findings);
     }
     let key_count = (keys.len() / KEY_BYTES) as u64;
-    let mut seq = first;
     let mut checked = 0u64;
-    let segments = match segment_files(&root.join("ledger").join("segments")) {
-        Ok(segments) => segments,
-        Err(error) => {
-            return (
-                0,
-                vec![StoreFinding::KeysUnreadable {
+    // Damaged blocks are the ledger verification's findings; the scan stops at them.
+    let scanned = crate::records::scan(root, first, |seq, record| {
+        if let Some(index_record) = crate::IndexRecord::parse(record) {
+            index_records.push(index_record);
+        }
+        let expected = match record_key(seq, record) {
+            Ok(key) => Some(key),
+            Err(error) => {
+                findings.push(StoreFinding::UnreadableRecord {
+                    seq,
                     reason: error.to_string(),
-                }],
-            );
+                });
+                None
+            }
+        };
+        let start = (seq - first) as usize * KEY_BYTES;
+        let stored = keys.get(start..start + KEY_BYTES);
+        if let (Some(expected), Some(stored)) = (expected, stored) {
+            checked += 1;
+            if stored != expected {
+                findings.push(StoreFinding::KeyMismatch { seq });
+            }
+        }
+    });
+    let seq = match scanned {
+        Ok(next) => next,
+        Err(error) => {
+            findings.push(StoreFinding::KeysUnreadable {
+                reason: error.to_string(),
+            });
+            return (checked, findings);
         }
     };
-    for (name_seq, path) in segments {
-        if name_seq < first {
-            continue; // left by an interrupted prune; open removes it
-        }
-        // Damaged segments are the ledger verification's findings; here, stop at them.
-        let Ok(bytes) = std::fs::read(&path) else {
-            break;
-        };
-        let mut position = ledger::segment::HEADER_BYTES;
-        while position < bytes.len() && !ledger::segment::is_footer(&bytes[position..]) {
-            let Ok(header) = ledger::segment::decode_block_header(&bytes[position..]) else {
-                break;
-            };
-            let frame = &bytes[position..];
-            if ledger::segment::check_block(&header, frame).is_err() {
-                break;
-            }
-            let result = ledger::segment::for_each_record(&header, frame, |record| {
-                if let Some(index_record) = crate::IndexRecord::parse(record) {
-                    index_records.push(index_record);
-                }
-                let expected = match record_key(seq, record) {
-                    Ok(key) => Some(key),
-                    Err(error) => {
-                        findings.push(StoreFinding::UnreadableRecord {
-                            seq,
-                            reason: error.to_string(),
-                        });
-                        None
-                    }
-                };
-                let start = (seq - first) as usize * KEY_BYTES;
-                let stored = keys.get(start..start + KEY_BYTES);
-                if let (Some(expected), Some(stored)) = (expected, stored) {
-                    checked += 1;
-                    if stored != expected && !(expected == NO_KEY && stored == NO_KEY) {
-                        findings.push(StoreFinding::KeyMismatch { seq });
-                    }
-                }
-                seq += 1;
-            });
-            if result.is_err() {
-                break;
-            }
-            position += header.frame_len() as usize;
-        }
-    }
     if key_count != seq - first {
         findings.push(StoreFinding::KeyCount {
             records: seq - first,
@@ -258,22 +231,6 @@ fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
     }
     check_index(root, &index_records, &mut findings);
     (checked, findings)
-}
-
-fn segment_files(directory: &Path) -> std::io::Result<Vec<(u64, std::path::PathBuf)>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(directory)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or_default();
-        if let Some(first) = ledger::segment::parse_segment_file_name(name) {
-            files.push((first, path));
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Compares every index segment file with the hash its ledger record commits to.
