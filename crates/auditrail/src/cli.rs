@@ -123,6 +123,11 @@ pub(crate) struct ImportArgs {
     /// (`stored: trail holds N records`): what has been acknowledged so far.
     #[arg(long, short)]
     pub(crate) verbose: bool,
+    /// Leave sealed ledger segments in their row form instead of converting them, before
+    /// exiting, to the columnar index that is the one copy of each event at rest; the next
+    /// `import` (or a running `serve`) converts them.
+    #[arg(long)]
+    pub(crate) no_compact: bool,
     /// Input files; `-` or none reads standard input.
     #[command(flatten)]
     pub(crate) accounts: HostAccounts,

@@ -65,6 +65,10 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         (Ok(_), Err(error)) => return Err(error),
         (Ok(pair), Ok(stats)) => (pair, stats),
     };
+    let mut store = store;
+    if !args.no_compact {
+        compact(&mut store, common.quiet)?;
+    }
     store
         .close(clock::now())
         .context("cannot write the final checkpoint")?;
@@ -149,6 +153,37 @@ fn write_all(
         }
     }
     Ok((store, written))
+}
+
+/// Converts the sealed ledger segments to the columnar index (the one copy at rest), with a
+/// progress bar on a terminal.
+fn compact(store: &mut Store, quiet: bool) -> Result<()> {
+    let pending = store.compactable();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::with_draw_target(
+            Some(pending.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "indexing {bar:30} {pos}/{len} segments, {msg} [{elapsed}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    store
+        .compact(clock::now(), |done| {
+            bar.set_position(done.segments);
+            bar.set_message(format!("{} events", done.events));
+        })
+        .context("cannot convert sealed segments to the columnar index; the events are safe in the ledger, the next import retries")?;
+    bar.finish_and_clear();
+    Ok(())
 }
 
 fn summary(

@@ -21,6 +21,7 @@ fn config() -> Config {
             every: Duration::from_secs(3_600),
         },
         segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
+        sealed: None,
     }
 }
 

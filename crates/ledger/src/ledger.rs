@@ -34,12 +34,14 @@ use crate::proof::InclusionProof;
 use crate::prune::{PRUNE_FILE, PruneRecord, check_reason, encode_anchor, read_anchor, unix_ns};
 use crate::scan::{BlockMeta, ScanError, SegmentScan, scan_segment};
 use crate::segment::{
-    BlockEncoder, EncodedBlock, FOOTER_BYTES, Footer, HEADER_BYTES, SEGMENT_DIR, check_block,
-    decode_block_header, decode_records, encode_footer, encode_header, parse_segment_file_name,
-    segment_file_name,
+    BlockEncoder, EXTERNAL_BYTES, EncodedBlock, FOOTER_BYTES, Footer, HEADER_BYTES, SEGMENT_DIR,
+    check_block, decode_block_header, decode_external, decode_records, encode_external,
+    encode_footer, encode_header, external_file_name, parse_external_file_name,
+    parse_segment_file_name, segment_file_name,
 };
 use crate::storage::{AppendFile, Storage, join, parent};
 use crate::tiles::{FullTile, TILE_DIR, TileReader, TreeEdge, tile_bytes, tile_path};
+use crate::verify::SealedSource;
 
 /// File name of the private signing key (signer-key text, mode 0600).
 pub const SIGNING_KEY_FILE: &str = "signing.key";
@@ -97,6 +99,9 @@ pub struct Config {
     /// [`SEGMENT_BYTES_TARGET`], at least [`SEGMENT_BYTES_MIN`]; small values are for
     /// tests).
     pub segment_bytes: u64,
+    /// Where the records of externalized segments are kept (see [`Ledger::externalize`]).
+    /// Required to open a ledger that has external segments.
+    pub sealed: Option<Arc<dyn SealedSource>>,
 }
 
 /// Smallest accepted [`Config::segment_bytes`].
@@ -110,6 +115,7 @@ impl Config {
             key: KeySource::Store,
             checkpoint: CheckpointPolicy::default(),
             segment_bytes: SEGMENT_BYTES_TARGET,
+            sealed: None,
         }
     }
 }
@@ -131,6 +137,9 @@ pub struct Recovery {
     /// Segment files below the prune point, left by a prune interrupted after its anchor
     /// was written, removed.
     pub pruned_segments_removed: u64,
+    /// Segment files removed because their stub shows they were externalized (an
+    /// externalize interrupted after writing the stub).
+    pub externalized_segments_removed: u64,
 }
 
 /// What [`Ledger::prune`] did.
@@ -191,6 +200,8 @@ pub struct SegmentInfo {
     pub record_count: u64,
     /// Whether it is sealed (immutable, with a footer).
     pub sealed: bool,
+    /// Whether its records are kept in another form (its file is a stub).
+    pub external: bool,
     /// File size in bytes.
     pub file_len: u64,
 }
@@ -203,6 +214,8 @@ struct SegmentMeta {
     sealed: bool,
     file_len: u64,
     blocks: Vec<BlockMeta>,
+    /// Its records are kept by the [`SealedSource`]; `path` is the stub.
+    external: bool,
 }
 
 #[derive(Debug)]
@@ -247,6 +260,7 @@ pub struct Ledger {
     recovery: Recovery,
     /// The tree's edge at the prune point (empty when never pruned).
     anchor: TreeEdge,
+    sealed: Option<Arc<dyn SealedSource>>,
 }
 
 impl Ledger {
@@ -283,6 +297,16 @@ impl Ledger {
             anchor.size(),
             &mut recovery,
         )?;
+        if config.sealed.is_none()
+            && let Some(stub) = segments.iter().find(|segment| segment.external)
+        {
+            return Err(Error::Config {
+                reason: format!(
+                    "{} is kept in another form; open the ledger with its sealed source",
+                    stub.path
+                ),
+            });
+        }
         let active = match segments.last() {
             Some(last) if !last.sealed => Some(ActiveSegment {
                 file: storage
@@ -313,6 +337,7 @@ impl Ledger {
             block_cache: Mutex::new(None),
             recovery,
             anchor,
+            sealed: config.sealed,
         };
         ledger.restore_tree()?;
         Ok(ledger)
@@ -365,6 +390,7 @@ impl Ledger {
                 record_count: segment.record_count,
                 sealed: segment.sealed,
                 file_len: segment.file_len,
+                external: segment.external,
             })
             .collect()
     }
@@ -559,7 +585,9 @@ impl Ledger {
             return Err(Error::NotCheckpointed { seq });
         }
         let record = self.read(seq)?;
-        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        let leaves = |index| self.leaf_tile(index);
+        let mut reader =
+            TileReader::new(self.storage.as_ref(), "", &self.edge).with_leaves(&leaves);
         let hashes = merkle::inclusion_proof(&mut reader, seq, last.size)?;
         Ok(InclusionProof {
             index: seq,
@@ -579,7 +607,9 @@ impl Ledger {
                 size: self.tree_size(),
             });
         }
-        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        let leaves = |index| self.leaf_tile(index);
+        let mut reader =
+            TileReader::new(self.storage.as_ref(), "", &self.edge).with_leaves(&leaves);
         merkle::consistency_proof(&mut reader, old, new)
     }
 
@@ -591,8 +621,137 @@ impl Ledger {
                 size: self.tree_size(),
             });
         }
-        let mut reader = TileReader::new(self.storage.as_ref(), "", &self.edge);
+        let leaves = |index| self.leaf_tile(index);
+        let mut reader =
+            TileReader::new(self.storage.as_ref(), "", &self.edge).with_leaves(&leaves);
         merkle::root(&mut reader, size)
+    }
+
+    // ---- external segments ---------------------------------------------------------
+
+    /// Hand the records of the sealed segment starting at `first_seq` over to the
+    /// configured [`SealedSource`] (for example Parquet files holding the one copy of each
+    /// event): the records it yields for the segment are compared byte for byte with the
+    /// segment's own, then the segment file is replaced by a 32-byte stub
+    /// (`<first_seq>.ext`, see `docs/ledger-format.md`) and the full level-0 tiles inside
+    /// it are deleted (the leaves are recomputed from the records when a proof needs them).
+    ///
+    /// In order, each step durable before the next: checkpoint (so the segment is
+    /// signed), comparison, stub written, segment file removed, tiles removed. A crash
+    /// after the stub is written leaves the segment file, which open removes.
+    pub fn externalize(&mut self, first_seq: u64, now: SystemTime) -> Result<u64, Error> {
+        let source = self.sealed.clone().ok_or_else(|| Error::Config {
+            reason: "no sealed source to hand the segment to".to_owned(),
+        })?;
+        let position = self
+            .segments
+            .iter()
+            .position(|segment| segment.first_seq == first_seq)
+            .ok_or_else(|| Error::Config {
+                reason: format!("no segment starts at record {first_seq}"),
+            })?;
+        let info = self.segments()[position].clone();
+        if !info.sealed || info.external {
+            return Err(Error::Config {
+                reason: format!("{} is not a sealed segment held in its file", info.path),
+            });
+        }
+        self.checkpoint(now)?;
+        let end = info.first_seq + info.record_count;
+        let mut theirs = source.records(&info)?;
+        for item in self.records(info.first_seq..end) {
+            let (seq, ours) = item?;
+            let same = match theirs.next() {
+                Some(record) => record? == ours,
+                None => false,
+            };
+            if !same {
+                return Err(Error::Corrupt {
+                    path: info.path.clone(),
+                    offset: 0,
+                    reason: format!(
+                        "the sealed source's record {seq} differs from the segment's; the segment stays"
+                    ),
+                });
+            }
+        }
+        if theirs.next().is_some() {
+            return Err(Error::Corrupt {
+                path: info.path.clone(),
+                offset: 0,
+                reason: format!(
+                    "the sealed source holds more than the segment's {} records",
+                    info.record_count
+                ),
+            });
+        }
+        drop(theirs);
+        let stub = join(SEGMENT_DIR, &external_file_name(first_seq));
+        self.storage
+            .write_atomic(&stub, &encode_external(first_seq, info.record_count))
+            .map_err(|e| Error::io(&stub, e))?;
+        self.storage
+            .remove(&info.path)
+            .map_err(|e| Error::io(&info.path, e))?;
+        self.storage
+            .sync_dir(SEGMENT_DIR)
+            .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+        let segment = &mut self.segments[position];
+        segment.path = stub;
+        segment.file_len = EXTERNAL_BYTES as u64;
+        segment.external = true;
+        segment.blocks = external_blocks(first_seq, info.record_count);
+        if let Ok(mut cache) = self.block_cache.lock() {
+            *cache = None;
+        }
+        self.remove_level0_tiles(first_seq, end)
+    }
+
+    /// The records of an external segment, from the sealed source.
+    fn external_records(&self, segment: &SegmentMeta) -> Result<Vec<Vec<u8>>, Error> {
+        let source = self.sealed.as_ref().ok_or_else(|| Error::Config {
+            reason: format!("{} is kept in another form", segment.path),
+        })?;
+        let info = SegmentInfo {
+            path: segment.path.clone(),
+            first_seq: segment.first_seq,
+            record_count: segment.record_count,
+            sealed: true,
+            file_len: segment.file_len,
+            external: true,
+        };
+        let records = source
+            .records(&info)?
+            .take(usize::try_from(segment.record_count).unwrap_or(usize::MAX))
+            .collect::<Result<Vec<_>, Error>>()?;
+        if records.len() as u64 != segment.record_count {
+            return Err(Error::Corrupt {
+                path: segment.path.clone(),
+                offset: 0,
+                reason: format!(
+                    "the sealed source yields {} of its {} records",
+                    records.len(),
+                    segment.record_count
+                ),
+            });
+        }
+        Ok(records)
+    }
+
+    /// The leaf hashes of full level-0 tile `index`, recomputed from the records (for
+    /// tiles deleted by [`Ledger::externalize`]).
+    fn leaf_tile(&self, index: u64) -> Result<Vec<Hash>, Error> {
+        let width = TILE_WIDTH as u64;
+        let range = index * width..(index + 1) * width;
+        if range.start < self.first_seq() {
+            return Err(Error::Pruned {
+                seq: range.start,
+                first_seq: self.first_seq(),
+            });
+        }
+        self.records(range)
+            .map(|item| item.map(|(_, record)| leaf_hash(&record)))
+            .collect()
     }
 
     // ---- retention -----------------------------------------------------------------
@@ -688,7 +847,7 @@ impl Ledger {
         if let Ok(mut cache) = self.block_cache.lock() {
             *cache = None;
         }
-        let tiles_removed = self.remove_pruned_tiles(previous_first_seq, before_seq)?;
+        let tiles_removed = self.remove_level0_tiles(previous_first_seq, before_seq)?;
         Ok(PruneOutcome {
             before_seq,
             previous_first_seq,
@@ -705,7 +864,7 @@ impl Ledger {
     /// them), except those holding the boundary of a stored checkpoint: old checkpoints'
     /// roots and consistency proofs need them. Every other level is kept (1/255 of the
     /// level-0 bytes), and so is the tile holding `to`.
-    fn remove_pruned_tiles(&mut self, from: u64, to: u64) -> Result<u64, Error> {
+    fn remove_level0_tiles(&mut self, from: u64, to: u64) -> Result<u64, Error> {
         let width = TILE_WIDTH as u64;
         let log = self
             .storage
@@ -869,6 +1028,7 @@ impl Ledger {
             sealed: false,
             file_len: HEADER_BYTES as u64,
             blocks: Vec::new(),
+            external: false,
         });
         self.active = Some(ActiveSegment {
             file,
@@ -1100,11 +1260,11 @@ impl Ledger {
         {
             return Ok(records.clone());
         }
-        let records = Arc::new(read_block_records(
-            self.storage.as_ref(),
-            &segment.path,
-            &block,
-        )?);
+        let records = Arc::new(if segment.external {
+            self.external_records(segment)?
+        } else {
+            read_block_records(self.storage.as_ref(), &segment.path, &block)?
+        });
         if let Ok(mut cache) = self.block_cache.lock() {
             *cache = Some((block.first_seq, records.clone()));
         }
@@ -1373,12 +1533,31 @@ fn open_segments(
     first_seq: u64,
     recovery: &mut Recovery,
 ) -> Result<Vec<SegmentMeta>, Error> {
-    let mut names: Vec<(u64, String)> = storage
+    let listed = storage
         .list(SEGMENT_DIR)
-        .map_err(|e| Error::io(SEGMENT_DIR, e))?
-        .into_iter()
-        .filter_map(|name| parse_segment_file_name(&name).map(|first| (first, name)))
+        .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+    let stubs: BTreeSet<u64> = listed
+        .iter()
+        .filter_map(|name| parse_external_file_name(name))
         .collect();
+    let mut names: Vec<(u64, String)> = Vec::with_capacity(listed.len());
+    for name in listed {
+        if let Some(first) = parse_external_file_name(&name) {
+            names.push((first, name));
+        } else if let Some(first) = parse_segment_file_name(&name) {
+            if stubs.contains(&first) {
+                // An externalize interrupted after its stub was written.
+                let path = join(SEGMENT_DIR, &name);
+                storage.remove(&path).map_err(|e| Error::io(&path, e))?;
+                storage
+                    .sync_dir(SEGMENT_DIR)
+                    .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+                recovery.externalized_segments_removed += 1;
+            } else {
+                names.push((first, name));
+            }
+        }
+    }
     names.sort();
     // Segments below the prune point are what a prune interrupted after writing its anchor
     // (and after its prune record was checkpointed) had still to delete.
@@ -1400,6 +1579,37 @@ fn open_segments(
     for (position, (first_seq, name)) in names.into_iter().enumerate() {
         let path = join(SEGMENT_DIR, &name);
         let is_last = position + 1 == count;
+        if stubs.contains(&first_seq) {
+            let bytes = storage.read(&path).map_err(|e| Error::io(&path, e))?;
+            let (stub_first, record_count) =
+                decode_external(&bytes).map_err(|fault| Error::Corrupt {
+                    path: path.clone(),
+                    offset: 0,
+                    reason: fault.to_string(),
+                })?;
+            let expected_first = segments
+                .last()
+                .map_or(first_seq, |s: &SegmentMeta| s.first_seq + s.record_count);
+            if stub_first != first_seq || stub_first != expected_first || is_last {
+                return Err(Error::Corrupt {
+                    path,
+                    offset: 0,
+                    reason: format!(
+                        "external segment starts at record {stub_first} but {expected_first} was expected, or is the last"
+                    ),
+                });
+            }
+            segments.push(SegmentMeta {
+                path,
+                first_seq,
+                record_count,
+                sealed: true,
+                file_len: EXTERNAL_BYTES as u64,
+                blocks: external_blocks(first_seq, record_count),
+                external: true,
+            });
+            continue;
+        }
         let file_len = storage
             .len(&path)
             .map_err(|e| Error::io(&path, e))?
@@ -1476,6 +1686,7 @@ fn open_segments(
             sealed: scan.sealed,
             file_len: scan.valid_len,
             blocks: scan.blocks,
+            external: false,
         });
         if is_last && scan.valid_len < file_len {
             let total: u64 = first_seq + segments.iter().map(|s| s.record_count).sum::<u64>();
@@ -1500,6 +1711,16 @@ fn open_segments(
         });
     }
     Ok(segments)
+}
+
+/// The one pseudo-block an external segment is read as.
+fn external_blocks(first_seq: u64, record_count: u64) -> Vec<BlockMeta> {
+    vec![BlockMeta {
+        offset: 0,
+        frame_len: 0,
+        first_seq,
+        record_count: u32::try_from(record_count).unwrap_or(u32::MAX),
+    }]
 }
 
 pub(crate) fn slice_at(bytes: &[u8], offset: u64, len: usize) -> Vec<u8> {

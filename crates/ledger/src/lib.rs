@@ -94,6 +94,6 @@ pub use crate::proof::{InclusionProof, ProofCheckError};
 pub use crate::prune::{PRUNE_FILE, PruneRecord, pruned_before};
 pub use crate::storage::{AppendFile, FileStorage, Storage};
 pub use crate::verify::{
-    CheckpointRef, Finding, RecordIter, SealedRecords, VerifyOptions, VerifyReport, verify,
-    verify_with,
+    CheckpointRef, Finding, RecordIter, SealedRecords, SealedSource, VerifyOptions, VerifyReport,
+    verify, verify_with,
 };

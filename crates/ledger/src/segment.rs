@@ -57,6 +57,67 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// File name of the stub that stands for the sealed segment starting at `first_seq` once its
+/// records are kept in another form (see [`crate::Ledger::externalize`]).
+pub fn external_file_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.ext")
+}
+
+/// Parse an external-segment stub name back to its first sequence number.
+pub fn parse_external_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".ext")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Magic of an external-segment stub.
+pub const EXTERNAL_MAGIC: [u8; 8] = *b"ADTRLEXT";
+/// Current external-segment stub version.
+pub const EXTERNAL_VERSION: u32 = 1;
+/// Bytes of an external-segment stub.
+pub const EXTERNAL_BYTES: usize = 32;
+
+/// Encode an external-segment stub:
+/// magic "ADTRLEXT" | version u32 | crc32c(bytes 16..32) u32 | first_seq u64 | record_count u64.
+pub fn encode_external(first_seq: u64, record_count: u64) -> [u8; EXTERNAL_BYTES] {
+    let mut bytes = [0u8; EXTERNAL_BYTES];
+    bytes[0..8].copy_from_slice(&EXTERNAL_MAGIC);
+    bytes[8..12].copy_from_slice(&EXTERNAL_VERSION.to_le_bytes());
+    bytes[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    bytes[24..32].copy_from_slice(&record_count.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[16..32]);
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// Decode and check an external-segment stub: `(first_seq, record_count)`.
+pub fn decode_external(bytes: &[u8]) -> Result<(u64, u64), FormatFault> {
+    if bytes.len() != EXTERNAL_BYTES {
+        return Err(FormatFault::Field {
+            field: "stub_len",
+            value: bytes.len() as u64,
+        });
+    }
+    let stub = fixed::<EXTERNAL_BYTES>(bytes)?;
+    if stub[0..8] != EXTERNAL_MAGIC {
+        return Err(FormatFault::BadMagic {
+            found: stub[0..8].to_vec(),
+        });
+    }
+    let version = u32_at(&stub, 8);
+    if version != EXTERNAL_VERSION {
+        return Err(FormatFault::Version { version });
+    }
+    let stored = u32_at(&stub, 12);
+    let computed = crc32c::crc32c(&stub[16..32]);
+    if stored != computed {
+        return Err(FormatFault::Checksum { stored, computed });
+    }
+    Ok((u64_at(&stub, 16), u64_at(&stub, 24)))
+}
+
 /// What is wrong with a piece of a segment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatFault {

@@ -284,12 +284,27 @@ pub fn read_full_tile(
 }
 
 /// Complete-subtree hashes from the full tiles on disk plus the in-memory edge.
-#[derive(Debug)]
 pub struct TileReader<'a> {
     storage: &'a dyn Storage,
     root: &'a str,
     edge: &'a TreeEdge,
     cache: HashMap<(u32, u64), Vec<Hash>>,
+    leaves: Option<&'a LeafSource<'a>>,
+}
+
+/// Recomputes the leaf hashes of a full level-0 tile from the records, for tiles that are
+/// not kept on disk (see [`crate::Ledger::externalize`]).
+pub type LeafSource<'a> = dyn Fn(u64) -> Result<Vec<Hash>, Error> + 'a;
+
+impl std::fmt::Debug for TileReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileReader")
+            .field("root", &self.root)
+            .field("edge", &self.edge)
+            .field("cached_tiles", &self.cache.len())
+            .field("recomputes_leaves", &self.leaves.is_some())
+            .finish()
+    }
 }
 
 impl<'a> TileReader<'a> {
@@ -300,7 +315,14 @@ impl<'a> TileReader<'a> {
             root,
             edge,
             cache: HashMap::new(),
+            leaves: None,
         }
+    }
+
+    /// Recompute missing full level-0 tiles with `leaves` instead of failing.
+    pub fn with_leaves(mut self, leaves: &'a LeafSource<'a>) -> TileReader<'a> {
+        self.leaves = Some(leaves);
+        self
     }
 
     /// Hashes `first .. first + count` of level `level` (all within one tile).
@@ -313,7 +335,28 @@ impl<'a> TileReader<'a> {
                 if self.cache.len() >= TILE_CACHE_ENTRIES_MAX {
                     self.cache.clear();
                 }
-                let tile = read_full_tile(self.storage, self.root, level, tile_index)?;
+                let path =
+                    crate::storage::join(self.root, &tile_path(level, tile_index, TILE_WIDTH));
+                let tile = match self.leaves {
+                    Some(leaves)
+                        if level == 0
+                            && self
+                                .storage
+                                .len(&path)
+                                .map_err(|e| Error::io(&path, e))?
+                                .is_none() =>
+                    {
+                        leaves(tile_index)?
+                    }
+                    _ => read_full_tile(self.storage, self.root, level, tile_index)?,
+                };
+                if tile.len() != TILE_WIDTH {
+                    return Err(Error::Corrupt {
+                        path,
+                        offset: 0,
+                        reason: format!("{} leaves recomputed for a full tile", tile.len()),
+                    });
+                }
                 self.cache.insert((level, tile_index), tile);
             }
             let tile = self

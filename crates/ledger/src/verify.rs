@@ -19,7 +19,10 @@ use crate::merkle::{self, EMPTY_ROOT, Hash, SubtreeSource, hex, leaf_hash, perfe
 use crate::note::{Checkpoint, NoteVerifier};
 use crate::prune::{PRUNE_FILE, PruneRecord, read_anchor};
 use crate::scan::{ScanError, scan_segment};
-use crate::segment::{SEGMENT_DIR, decode_block_header, for_each_record, parse_segment_file_name};
+use crate::segment::{
+    EXTERNAL_BYTES, SEGMENT_DIR, decode_block_header, decode_external, for_each_record,
+    parse_external_file_name, parse_segment_file_name,
+};
 use crate::storage::{Storage, join};
 use crate::tiles::{
     TILE_BYTES, TILE_DIR, TileReader, TreeEdge, decode_tile_index, parse_tile, tile_path,
@@ -30,16 +33,23 @@ pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + 'a>;
 
 type NamedCheckpoint = (CheckpointRef, Checkpoint);
 
-/// Where the records of sealed segments are read from during verification.
+/// Where the records of externalized segments are read from (by the ledger, and by
+/// verification).
 ///
-/// The default reads the segment files. When sealed segments are converted to another
-/// form (for example Parquet holding the one copy of each event), an implementation
-/// yields the same records, in sequence order, so that verify re-hashes the leaves from
-/// that representation and proves it equal to what was signed.
+/// Segment files are read directly. Once a sealed segment is handed over to another form
+/// (for example Parquet holding the one copy of each event, see
+/// [`crate::Ledger::externalize`]), an implementation yields its records, in sequence
+/// order, so that verify re-hashes the leaves from that representation and proves it
+/// equal to what was signed.
 pub trait SealedRecords {
     /// The records of `segment`, in sequence order.
     fn records<'a>(&'a self, segment: &SegmentInfo) -> Result<RecordIter<'a>, Error>;
 }
+
+/// A [`SealedRecords`] the ledger itself can hold (see [`crate::Config::sealed`]).
+pub trait SealedSource: SealedRecords + Send + Sync + fmt::Debug {}
+
+impl<T: SealedRecords + Send + Sync + fmt::Debug> SealedSource for T {}
 
 /// Options for [`verify`].
 #[derive(Debug, Clone, Default)]
@@ -408,6 +418,7 @@ pub fn verify_with(
     let mut run = Run {
         storage,
         report: VerifyReport::default(),
+        external: Vec::new(),
     };
     let verifier = run.verifier(options);
     let stored = run.stored_checkpoints(verifier.as_ref());
@@ -440,7 +451,7 @@ pub fn verify_with(
     for (reference, checkpoint) in &all {
         run.check_root(*reference, checkpoint, tree_size, &roots, complete);
     }
-    run.check_consistency(&stored, &external, &edge);
+    run.check_consistency(&stored, &external, &edge, complete.then_some(&roots));
     if complete {
         run.check_tile_files(&edge, anchor.size());
     }
@@ -450,6 +461,8 @@ pub fn verify_with(
 struct Run<'a> {
     storage: &'a dyn Storage,
     report: VerifyReport,
+    /// Records of externalized segments met while recomputing.
+    external: Vec<std::ops::Range<u64>>,
 }
 
 impl Run<'_> {
@@ -626,7 +639,7 @@ impl Run<'_> {
         };
         let mut segments: Vec<(u64, String)> = Vec::new();
         for name in names {
-            match parse_segment_file_name(&name) {
+            match parse_segment_file_name(&name).or_else(|| parse_external_file_name(&name)) {
                 Some(first) => segments.push((first, name)),
                 None => self.find(Finding::SegmentHeader {
                     path: join(SEGMENT_DIR, &name),
@@ -649,7 +662,11 @@ impl Run<'_> {
             let path = join(SEGMENT_DIR, &name);
             let is_last = position + 1 == count;
             let expected = hasher.edge.size();
-            let ok = self.segment(&path, name_seq, expected, is_last, sealed, &mut hasher);
+            let ok = if parse_external_file_name(&name).is_some() {
+                self.external_segment(&path, expected, is_last, sealed, &mut hasher)
+            } else {
+                self.segment(&path, name_seq, expected, is_last, &mut hasher)
+            };
             let tiles = std::mem::take(&mut hasher.tiles);
             for (level, index, hashes) in tiles {
                 self.compare_tile(level, index, &hashes);
@@ -722,6 +739,123 @@ impl Run<'_> {
         self.find(Finding::PruneUnrecorded { before_seq, reason });
     }
 
+    /// Whether `range` overlaps an externalized segment.
+    fn is_external(&self, range: std::ops::Range<u64>) -> bool {
+        self.external
+            .iter()
+            .any(|held| held.start < range.end && range.start < held.end)
+    }
+
+    /// Check an externalized segment's stub and feed the records its sealed source yields
+    /// to the tree. Returns whether the tree can continue past it.
+    fn external_segment(
+        &mut self,
+        path: &str,
+        expected: u64,
+        is_last: bool,
+        sealed: Option<&dyn SealedRecords>,
+        sink: &mut LeafSink<'_>,
+    ) -> bool {
+        let stub = match self.storage.read(path) {
+            Ok(bytes) => decode_external(&bytes),
+            Err(error) => {
+                self.find(Finding::Unreadable {
+                    path: path.to_owned(),
+                    error: error.to_string(),
+                });
+                return false;
+            }
+        };
+        let (first_seq, record_count) = match stub {
+            Ok(pair) => pair,
+            Err(fault) => {
+                self.find(Finding::SegmentHeader {
+                    path: path.to_owned(),
+                    reason: fault.to_string(),
+                });
+                return false;
+            }
+        };
+        if first_seq != expected || is_last {
+            self.find(Finding::SegmentSequence {
+                path: path.to_owned(),
+                expected_first_seq: expected,
+                actual_first_seq: first_seq,
+            });
+            return false;
+        }
+        let Some(source) = sealed else {
+            self.find(Finding::Unreadable {
+                path: path.to_owned(),
+                error:
+                    "its records are kept in another form; verify through the store that keeps them"
+                        .to_owned(),
+            });
+            return false;
+        };
+        self.external.push(first_seq..first_seq + record_count);
+        let info = SegmentInfo {
+            path: path.to_owned(),
+            first_seq,
+            record_count,
+            sealed: true,
+            file_len: EXTERNAL_BYTES as u64,
+            external: true,
+        };
+        self.feed_sealed(source, &info, sink)
+    }
+
+    /// Feeds the records `source` yields for `info` to the tree; checks their count.
+    fn feed_sealed(
+        &mut self,
+        source: &dyn SealedRecords,
+        info: &SegmentInfo,
+        sink: &mut LeafSink<'_>,
+    ) -> bool {
+        let path = info.path.as_str();
+        let mut fed = 0u64;
+        match source.records(info) {
+            Ok(records) => {
+                for record in records {
+                    match record {
+                        Ok(record) => {
+                            sink.push(&record);
+                            fed += 1;
+                            self.report.records_checked += 1;
+                        }
+                        Err(error) => {
+                            self.find(Finding::Unreadable {
+                                path: path.to_owned(),
+                                error: error.to_string(),
+                            });
+                            return false;
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                self.find(Finding::Unreadable {
+                    path: path.to_owned(),
+                    error: error.to_string(),
+                });
+                return false;
+            }
+        }
+        if fed != info.record_count {
+            self.find(Finding::SegmentDamaged {
+                path: path.to_owned(),
+                offset: 0,
+                seq: info.first_seq + fed.min(info.record_count),
+                reason: format!(
+                    "sealed records yield {fed} records, the segment holds {}",
+                    info.record_count
+                ),
+            });
+            return false;
+        }
+        true
+    }
+
     /// Check one segment and feed its records to the tree. Returns whether the tree can
     /// continue past it.
     fn segment(
@@ -730,7 +864,6 @@ impl Run<'_> {
         name_seq: u64,
         expected: u64,
         is_last: bool,
-        sealed: Option<&dyn SealedRecords>,
         sink: &mut LeafSink<'_>,
     ) -> bool {
         let bytes = match self.storage.len(path).and_then(|len| match len {
@@ -814,57 +947,6 @@ impl Run<'_> {
             }
             None => {}
         }
-        // Leaves: from the alternative representation for sealed segments, if given.
-        if let (Some(source), true) = (sealed, scan.sealed) {
-            let info = SegmentInfo {
-                path: path.to_owned(),
-                first_seq: scan.first_seq,
-                record_count: scan.record_count,
-                sealed: true,
-                file_len: scan.file_len,
-            };
-            let mut fed = 0u64;
-            match source.records(&info) {
-                Ok(records) => {
-                    for record in records {
-                        match record {
-                            Ok(record) => {
-                                sink.push(&record);
-                                fed += 1;
-                                self.report.records_checked += 1;
-                            }
-                            Err(error) => {
-                                self.find(Finding::Unreadable {
-                                    path: path.to_owned(),
-                                    error: error.to_string(),
-                                });
-                                return false;
-                            }
-                        }
-                    }
-                }
-                Err(error) => {
-                    self.find(Finding::Unreadable {
-                        path: path.to_owned(),
-                        error: error.to_string(),
-                    });
-                    return false;
-                }
-            }
-            if fed != scan.record_count {
-                self.find(Finding::SegmentDamaged {
-                    path: path.to_owned(),
-                    offset: 0,
-                    seq: scan.first_seq + fed.min(scan.record_count),
-                    reason: format!(
-                        "sealed records yield {fed} records, the segment holds {}",
-                        scan.record_count
-                    ),
-                });
-                return false;
-            }
-            return ok;
-        }
         for block in &scan.blocks {
             let frame = &bytes[block.offset as usize..(block.offset + block.frame_len) as usize];
             let mut fed = 0u64;
@@ -893,6 +975,16 @@ impl Run<'_> {
         let path = tile_path(level, index, TILE_WIDTH);
         let bytes = match self.storage.read(&path) {
             Ok(bytes) => bytes,
+            Err(error)
+                if error.kind() == std::io::ErrorKind::NotFound
+                    && level == 0
+                    && self.is_external(
+                        index * TILE_WIDTH as u64..(index + 1) * TILE_WIDTH as u64,
+                    ) =>
+            {
+                // Level-0 tiles over externalized records are recomputed, not kept.
+                return;
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 self.find(Finding::TileMissing { path });
                 return;
@@ -962,7 +1054,16 @@ impl Run<'_> {
         stored: &[(CheckpointRef, Checkpoint)],
         external: &[(CheckpointRef, Checkpoint)],
         edge: &TreeEdge,
+        recomputed: Option<&BTreeMap<u64, Hash>>,
     ) {
+        // Two checkpoints whose roots both equal roots recomputed from the records are
+        // prefixes of the same tree: consistent without a proof from the tiles (which
+        // need not hold level 0 over externalized records).
+        let matches = |checkpoint: &Checkpoint| {
+            recomputed
+                .and_then(|roots| roots.get(&checkpoint.size))
+                .is_some_and(|root| *root == checkpoint.root)
+        };
         let mut pairs: Vec<(&NamedCheckpoint, &NamedCheckpoint)> =
             stored.windows(2).map(|pair| (&pair[0], &pair[1])).collect();
         if let Some(latest) = stored.last() {
@@ -975,7 +1076,7 @@ impl Run<'_> {
             }
         }
         for ((from, old), (to, new)) in pairs {
-            if old.size > new.size || new.size > edge.size() {
+            if old.size > new.size || new.size > edge.size() || (matches(old) && matches(new)) {
                 continue;
             }
             let mut reader = TileReader::new(self.storage, "", edge);

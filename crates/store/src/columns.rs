@@ -1,19 +1,29 @@
-//! The columnar index of the trail: Parquet segments of `crates/index` over fixed ranges of
-//! [`INDEX_SEGMENT_RECORDS`] ledger records, written once the ledger holds a whole range, with
-//! their lookup keys beside them:
+//! The columnar form of the trail, and the one copy of its records at rest: each sealed
+//! ledger segment becomes, by [`Store::compact`], an index segment of `crates/index`
+//! covering exactly its records:
 //!
 //! ```text
-//! <data>/index/segments/<first seq, 20 digits>.parquet   the events of [first, end)
-//! <data>/index/segments/<first seq, 20 digits>.keys      audit-id and object lookups
+//! <data>/index/segments/<first>-<end>.parquet   the events of [first, end) (20-digit numbers)
+//! <data>/index/segments/<first>-<end>.keys      their audit-id and object lookups
+//! <data>/index/segments/<first>-<end>.extra     the other records: heartbeats, prune and
+//!                                               index records
 //! ```
 //!
-//! After writing a segment the store appends an **index record** to the ledger itself,
-//! `{"auditrail_index":{"v":1,"first_seq":…,"end_seq":…,"events":…,"parquet_sha256":…,
-//! "keys_sha256":…}}`, so the next signed checkpoint commits to the index files too: `verify`
-//! hashes each file and compares it with its record, and reports index files that no record
-//! vouches for. Records after the last indexed range are the tail, read from the ledger files
-//! at query time. Queries open everything read-only and without the writer's lock, so they
-//! work beside a running server.
+//! After writing the files the store appends an **index record** to the ledger itself,
+//! `{"auditrail_index":{"v":2,"first_seq":…,"end_seq":…,"events":…,"parquet_sha256":…,
+//! "keys_sha256":…,"extra_sha256":…}}`, so the next signed checkpoint commits to the files'
+//! hashes too; then the ledger [externalizes](ledger::Ledger::externalize) the segment:
+//! it re-reads every record through [`ColumnarRecords`] (events re-encoded from their
+//! Parquet rows), compares them byte for byte with the segment file, and only then
+//! replaces the file by a stub and drops the segment's level-0 tiles.
+//!
+//! Invariants:
+//! - Every record of an externalized segment is reproduced exactly by its index files
+//!   (checked before the row copy goes, and by every `verify`, which re-hashes the leaves
+//!   from them).
+//! - Records after the last index segment are the tail, read from the ledger files at
+//!   query time. Queries open everything read-only and without the writer's lock, so they
+//!   work beside a running server.
 
 use std::fs::File;
 use std::io::Write;
@@ -23,7 +33,7 @@ use event::AuditEvent;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::limits::{INDEX_RECORD_BYTES_MAX, INDEX_SEGMENT_RECORDS};
+use crate::limits::INDEX_RECORD_BYTES_MAX;
 use crate::{Store, StoreError, read_event};
 
 /// The ledger record committing to one index segment.
@@ -41,6 +51,9 @@ pub struct IndexRecord {
     pub parquet_sha256: String,
     /// SHA-256 of the keys file, hex.
     pub keys_sha256: String,
+    /// SHA-256 of the `.extra` file (version 2), hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_sha256: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,16 +85,37 @@ pub(crate) fn segments_dir(root: &Path) -> PathBuf {
     root.join("index").join("segments")
 }
 
-fn segment_paths(root: &Path, first_seq: u64) -> (PathBuf, PathBuf) {
-    let directory = segments_dir(root);
-    (
-        directory.join(format!("{first_seq:020}.parquet")),
-        directory.join(format!("{first_seq:020}.keys")),
-    )
+/// The files of the index segment covering ledger records `first .. end`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFiles {
+    /// First ledger sequence number covered.
+    pub first_seq: u64,
+    /// One past the last.
+    pub end_seq: u64,
+    /// The events, as Parquet.
+    pub parquet: PathBuf,
+    /// Their lookup keys (audit ids, objects).
+    pub keys: PathBuf,
+    /// The records of the range that are not events (heartbeats, prune and index records).
+    pub extra: PathBuf,
 }
 
-/// Index segment files on disk: (first seq, parquet path, keys path), by first seq.
-pub fn segment_files(root: &Path) -> Result<Vec<(u64, PathBuf, PathBuf)>, StoreError> {
+impl IndexFiles {
+    fn new(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
+        let directory = segments_dir(root);
+        let stem = format!("{first_seq:020}-{end_seq:020}");
+        IndexFiles {
+            first_seq,
+            end_seq,
+            parquet: directory.join(format!("{stem}.parquet")),
+            keys: directory.join(format!("{stem}.keys")),
+            extra: directory.join(format!("{stem}.extra")),
+        }
+    }
+}
+
+/// Index segments on disk, by first sequence number.
+pub fn segment_files(root: &Path) -> Result<Vec<IndexFiles>, StoreError> {
     let directory = segments_dir(root);
     let entries = match std::fs::read_dir(&directory) {
         Ok(entries) => entries,
@@ -105,79 +139,123 @@ pub fn segment_files(root: &Path) -> Result<Vec<(u64, PathBuf, PathBuf)>, StoreE
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if let Some(first) = name
-            .strip_suffix(".parquet")
-            .and_then(|digits| digits.parse::<u64>().ok())
-        {
-            let (parquet, keys) = segment_paths(root, first);
-            files.push((first, parquet, keys));
+        let range = name.strip_suffix(".parquet").and_then(|stem| {
+            let (first, end) = stem.split_once('-')?;
+            Some((first.parse::<u64>().ok()?, end.parse::<u64>().ok()?))
+        });
+        if let Some((first, end)) = range.filter(|(first, end)| first < end) {
+            files.push(IndexFiles::new(root, first, end));
         }
     }
-    files.sort();
+    files.sort_by_key(|files| files.first_seq);
     Ok(files)
 }
 
-/// What [`Store::build_index`] wrote.
+/// What [`Store::compact`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IndexBuild {
-    /// Segments written.
+pub struct Compaction {
+    /// Ledger segments now kept as index segments only.
     pub segments: u64,
     /// Events in them.
     pub events: u64,
+    /// Bytes of ledger segment files replaced.
+    pub ledger_bytes: u64,
+    /// Bytes of the index files written.
+    pub index_bytes: u64,
 }
 
 impl Store {
-    /// Writes the index segments of every complete range of [`INDEX_SEGMENT_RECORDS`] records
-    /// that has none yet, and commits to each in the ledger. Call before [`Store::close`] so
-    /// that the final checkpoint covers the index records.
-    pub fn build_index(&mut self, now: std::time::SystemTime) -> Result<IndexBuild, StoreError> {
-        let existing: std::collections::BTreeSet<u64> = segment_files(&self.root)?
+    /// Sealed ledger segments still held in their row form, oldest first: what
+    /// [`Store::compact`] would convert.
+    pub fn compactable(&self) -> Vec<ledger::SegmentInfo> {
+        self.ledger
+            .segments()
             .into_iter()
-            .map(|(first, _, _)| first)
-            .collect();
-        let directory = segments_dir(&self.root);
-        std::fs::create_dir_all(&directory).map_err(|source| StoreError::Io {
-            path: directory.clone(),
+            .filter(|segment| segment.sealed && !segment.external)
+            .collect()
+    }
+
+    /// Converts every sealed ledger segment to its columnar form, the one copy of its
+    /// records at rest: the events as a Parquet index segment (with their lookup keys), the
+    /// other records beside it, an index record in the ledger committing to the files'
+    /// hashes, then [`ledger::Ledger::externalize`], which checks that the files reproduce
+    /// every record byte for byte before it removes the segment file and its level-0
+    /// tiles. `on_segment` is called after each segment (for progress).
+    pub fn compact(
+        &mut self,
+        now: std::time::SystemTime,
+        mut on_segment: impl FnMut(&Compaction),
+    ) -> Result<Compaction, StoreError> {
+        std::fs::create_dir_all(segments_dir(&self.root)).map_err(|source| StoreError::Io {
+            path: segments_dir(&self.root),
             source,
         })?;
-        let mut build = IndexBuild::default();
-        let mut range_start = 0;
-        loop {
-            let range_end = range_start + INDEX_SEGMENT_RECORDS;
-            if range_end > self.ledger.tree_size() {
-                break;
+        let existing: std::collections::BTreeMap<u64, IndexFiles> = segment_files(&self.root)?
+            .into_iter()
+            .map(|files| (files.first_seq, files))
+            .collect();
+        let mut done = Compaction::default();
+        // The index records appended on the way may seal further segments: go again.
+        let mut pending = self.compactable();
+        while !pending.is_empty() {
+            for segment in pending {
+                self.compact_segment(&segment, &existing, now, &mut done)?;
+                on_segment(&done);
             }
-            let first = range_start.max(
-                ledger::pruned_before(&ledger::FileStorage::new(self.root.join("ledger")))
-                    .unwrap_or(0),
-            );
-            if first < range_end && !existing.contains(&first) {
-                let mut events: Vec<(u64, AuditEvent)> = Vec::new();
-                for item in self.ledger.records(first..range_end) {
-                    let (seq, record) = item?;
-                    if let Some(event) = read_event(seq, &record)? {
-                        events.push((seq, event));
-                    }
-                }
-                let record = write_segment_files(&self.root, first, range_end, &events)?;
-                self.ledger.append_batch(&[record.to_record()], now)?;
-                self.keys.append(&[crate::NO_KEY])?;
-                build.segments += 1;
-                build.events += events.len() as u64;
-            }
-            range_start = range_end;
+            pending = self.compactable();
         }
-        Ok(build)
+        Ok(done)
+    }
+
+    fn compact_segment(
+        &mut self,
+        segment: &ledger::SegmentInfo,
+        existing: &std::collections::BTreeMap<u64, IndexFiles>,
+        now: std::time::SystemTime,
+        done: &mut Compaction,
+    ) -> Result<(), StoreError> {
+        {
+            let end = segment.first_seq + segment.record_count;
+            let events = match existing.get(&segment.first_seq) {
+                // Written before a crash; its index record is in the ledger.
+                Some(files) if files.end_seq == end => None,
+                _ => {
+                    let mut events: Vec<(u64, AuditEvent)> = Vec::new();
+                    let mut others: Vec<(u64, Vec<u8>)> = Vec::new();
+                    for item in self.ledger.records(segment.first_seq..end) {
+                        let (seq, record) = item?;
+                        match read_event(seq, &record)? {
+                            Some(event) => events.push((seq, event)),
+                            None => others.push((seq, record)),
+                        }
+                    }
+                    let files = IndexFiles::new(&self.root, segment.first_seq, end);
+                    let record = write_segment_files(&files, &events, &others)?;
+                    self.ledger.append_batch(&[record.to_record()], now)?;
+                    self.keys.append(&[crate::NO_KEY])?;
+                    done.index_bytes +=
+                        file_len(&files.parquet) + file_len(&files.keys) + file_len(&files.extra);
+                    Some(events.len() as u64)
+                }
+            };
+            self.ledger.externalize(segment.first_seq, now)?;
+            done.segments += 1;
+            done.events += events.unwrap_or(0);
+            done.ledger_bytes += segment.file_len;
+        }
+        Ok(())
     }
 }
 
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |metadata| metadata.len())
+}
+
 fn write_segment_files(
-    root: &Path,
-    first: u64,
-    end: u64,
+    files: &IndexFiles,
     events: &[(u64, AuditEvent)],
+    others: &[(u64, Vec<u8>)],
 ) -> Result<IndexRecord, StoreError> {
-    let (parquet_path, keys_path) = segment_paths(root, first);
     let index_error = |path: &Path, error: index::Error| StoreError::Io {
         path: path.to_owned(),
         source: std::io::Error::other(error.to_string()),
@@ -187,18 +265,158 @@ fn write_segment_files(
         &mut parquet,
         events.iter().map(|(seq, event)| (*seq, event)),
     )
-    .map_err(|error| index_error(&parquet_path, error))?;
+    .map_err(|error| index_error(&files.parquet, error))?;
     let keys = written.keys.to_bytes();
-    write_durably(&parquet_path, &parquet)?;
-    write_durably(&keys_path, &keys)?;
+    let extra = encode_extra(files.first_seq, files.end_seq, others);
+    write_durably(&files.extra, &extra)?;
+    write_durably(&files.keys, &keys)?;
+    write_durably(&files.parquet, &parquet)?;
     Ok(IndexRecord {
-        v: 1,
-        first_seq: first,
-        end_seq: end,
+        v: 2,
+        first_seq: files.first_seq,
+        end_seq: files.end_seq,
         events: events.len() as u64,
         parquet_sha256: hex(&Sha256::digest(&parquet)),
         keys_sha256: hex(&Sha256::digest(&keys)),
+        extra_sha256: Some(hex(&Sha256::digest(&extra))),
     })
+}
+
+/// Magic of an `.extra` file.
+const EXTRA_MAGIC: [u8; 8] = *b"ADTRLXTR";
+
+/// `.extra`: magic "ADTRLXTR" | first_seq u64 | end_seq u64 | count u64, then per record
+/// seq u64 | length u32 | bytes (little-endian). Not checksummed on its own: every record
+/// in it is a ledger leaf, recomputed by `verify`.
+fn encode_extra(first: u64, end: u64, others: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut bytes =
+        Vec::with_capacity(32 + others.iter().map(|(_, r)| 12 + r.len()).sum::<usize>());
+    bytes.extend_from_slice(&EXTRA_MAGIC);
+    bytes.extend_from_slice(&first.to_le_bytes());
+    bytes.extend_from_slice(&end.to_le_bytes());
+    bytes.extend_from_slice(&(others.len() as u64).to_le_bytes());
+    for (seq, record) in others {
+        bytes.extend_from_slice(&seq.to_le_bytes());
+        bytes.extend_from_slice(
+            &u32::try_from(record.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
+        bytes.extend_from_slice(record);
+    }
+    bytes
+}
+
+fn decode_extra(bytes: &[u8], first: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, String> {
+    let u64_at = |at: usize| -> Result<u64, String> {
+        bytes
+            .get(at..at + 8)
+            .and_then(|slice| slice.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| format!("truncated at byte {at}"))
+    };
+    if bytes.get(..8) != Some(EXTRA_MAGIC.as_slice()) {
+        return Err("not an .extra file".to_owned());
+    }
+    if u64_at(8)? != first || u64_at(16)? != end {
+        return Err("covers another range than its name".to_owned());
+    }
+    let count = u64_at(24)?;
+    if count > end - first {
+        return Err(format!("{count} records in a range of {}", end - first));
+    }
+    let mut at = 32;
+    let mut records = Vec::new();
+    for _ in 0..count {
+        let seq = u64_at(at)?;
+        let len = bytes
+            .get(at + 8..at + 12)
+            .and_then(|slice| slice.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| format!("truncated at byte {at}"))? as usize;
+        let record = bytes
+            .get(at + 12..at + 12 + len)
+            .ok_or_else(|| format!("truncated record at byte {at}"))?;
+        records.push((seq, record.to_vec()));
+        at += 12 + len;
+    }
+    if at != bytes.len() {
+        return Err(format!("{} bytes after the last record", bytes.len() - at));
+    }
+    Ok(records)
+}
+
+/// The records of externalized ledger segments, rebuilt from their index segments: each
+/// event re-encoded in its ledger form (`jsonl` without the newline) merged with the other
+/// records in sequence order. What the ledger hashes from these must equal what it signed.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnarRecords {
+    root: PathBuf,
+}
+
+impl ColumnarRecords {
+    pub(crate) fn new(root: &Path) -> ColumnarRecords {
+        ColumnarRecords {
+            root: root.to_owned(),
+        }
+    }
+
+    /// Records `first .. end`, in order.
+    pub(crate) fn read(&self, first: u64, end: u64) -> Result<Vec<Vec<u8>>, String> {
+        let files = IndexFiles::new(&self.root, first, end);
+        let extra = std::fs::read(&files.extra)
+            .map_err(|error| format!("{}: {error}", files.extra.display()))?;
+        let others = decode_extra(&extra, first, end)
+            .map_err(|reason| format!("{}: {reason}", files.extra.display()))?;
+        let events = index::read_segment(&files.parquet)
+            .map_err(|error| format!("{}: {error}", files.parquet.display()))?;
+        let mut records = Vec::with_capacity(usize::try_from(end - first).unwrap_or_default());
+        let mut events = events.into_iter().peekable();
+        let mut others = others.into_iter().peekable();
+        for seq in first..end {
+            if events.peek().is_some_and(|(at, _)| *at == seq) {
+                if let Some((_, event)) = events.next() {
+                    let mut record = Vec::new();
+                    formats::jsonl::encode(&event, &mut record);
+                    record.pop();
+                    records.push(record);
+                }
+            } else if others.peek().is_some_and(|(at, _)| *at == seq) {
+                if let Some((_, record)) = others.next() {
+                    records.push(record);
+                }
+            } else {
+                return Err(format!(
+                    "{}: record {seq} is in neither the Parquet file nor the .extra file",
+                    files.parquet.display()
+                ));
+            }
+        }
+        if events.next().is_some() || others.next().is_some() {
+            return Err(format!(
+                "{}: records outside {first}..{end}",
+                files.parquet.display()
+            ));
+        }
+        Ok(records)
+    }
+}
+
+impl ledger::SealedRecords for ColumnarRecords {
+    fn records<'a>(
+        &'a self,
+        segment: &ledger::SegmentInfo,
+    ) -> Result<ledger::RecordIter<'a>, ledger::Error> {
+        let end = segment.first_seq + segment.record_count;
+        let records =
+            self.read(segment.first_seq, end)
+                .map_err(|reason| ledger::Error::Corrupt {
+                    path: segment.path.clone(),
+                    offset: 0,
+                    reason,
+                })?;
+        Ok(Box::new(records.into_iter().map(Ok)))
+    }
 }
 
 /// Writes `bytes` to a temporary file, syncs it and renames it into place.
@@ -218,16 +436,11 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One past the last sequence number an index segment starting at `first` covers.
-pub(crate) fn range_end(first: u64) -> u64 {
-    (first / INDEX_SEGMENT_RECORDS + 1) * INDEX_SEGMENT_RECORDS
-}
-
 /// Removes the index segments whose whole range lies below `before_seq` (pruned records).
 pub(crate) fn remove_pruned_segments(root: &Path, before_seq: u64) -> Result<(), StoreError> {
-    for (first, parquet, keys) in segment_files(root)? {
-        if range_end(first) <= before_seq {
-            for path in [parquet, keys] {
+    for files in segment_files(root)? {
+        if files.end_seq <= before_seq {
+            for path in [files.parquet, files.keys, files.extra] {
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -257,7 +470,13 @@ pub fn open_dataset(root: &Path) -> Result<index::Dataset, StoreError> {
     }
     let mut segments = Vec::new();
     let mut indexed_until = 0;
-    for (first, parquet, keys) in segment_files(root)? {
+    for IndexFiles {
+        end_seq,
+        parquet,
+        keys,
+        ..
+    } in segment_files(root)?
+    {
         let index_error = |error: index::Error| StoreError::Io {
             path: parquet.clone(),
             source: std::io::Error::other(error.to_string()),
@@ -272,7 +491,7 @@ pub fn open_dataset(root: &Path) -> Result<index::Dataset, StoreError> {
                 .map_err(index_error)?
                 .with_keys(key_index),
         );
-        indexed_until = indexed_until.max(range_end(first));
+        indexed_until = indexed_until.max(end_seq);
     }
     let mut tail = Vec::new();
     let mut error = None;

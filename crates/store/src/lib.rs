@@ -50,14 +50,18 @@ mod quarantine;
 mod records;
 mod verify;
 
-pub use columns::{IndexBuild, IndexRecord, open_dataset, segment_files as index_segment_files};
+pub use columns::{
+    Compaction, IndexFiles, IndexRecord, open_dataset, segment_files as index_segment_files,
+};
 pub use identity::{Key, NO_KEY, key};
 pub use keys::KeyRepair;
 pub use quarantine::QuarantineEntry;
 pub use verify::{StoreFinding, StoreVerifyReport, verify};
 
 use crate::keys::KeyIndex;
-use crate::limits::{KEY_REBUILD_BATCH, PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX};
+use crate::limits::{
+    KEY_REBUILD_BATCH, PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX, STORE_SEGMENT_BYTES,
+};
 use crate::quarantine::Quarantine;
 
 /// Version of the data directory layout, in `store.json`. Version 2 adds retention: the
@@ -261,9 +265,8 @@ impl Store {
         }
         let meta = read_or_create_meta(root, options.origin)?;
         let mut config = Config::new(meta.origin.clone());
-        if let Some(bytes) = meta.segment_bytes {
-            config.segment_bytes = bytes;
-        }
+        config.segment_bytes = meta.segment_bytes.unwrap_or(STORE_SEGMENT_BYTES);
+        config.sealed = Some(Arc::new(columns::ColumnarRecords::new(root)));
         if let Some(path) = options.signing_key {
             config.key = KeySource::File(path);
         }

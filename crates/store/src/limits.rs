@@ -17,9 +17,11 @@ pub const KEY_REBUILD_BATCH: u64 = 65_536;
 /// are in the ledger).
 pub const PRUNE_LOG_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
-/// Ledger records per columnar index segment (a Parquet file of `crates/index`). Records after
-/// the last complete range are the tail, read from the ledger at query time.
-pub const INDEX_SEGMENT_RECORDS: u64 = 65_536;
+/// Ledger segment size of a store (unless `store.json` sets another): each sealed segment
+/// becomes one columnar index segment (~100,000 Kubernetes events at ~80 compressed bytes
+/// each), and the unsealed rest is the tail that queries decode row by row, so this bounds
+/// that work too.
+pub const STORE_SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Largest index record (`auditrail_index`) accepted when reading one back.
 pub const INDEX_RECORD_BYTES_MAX: usize = 4096;

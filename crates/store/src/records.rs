@@ -15,6 +15,7 @@ pub(crate) fn scan(
 ) -> Result<u64, StoreError> {
     let files = segment_files(&root.join("ledger").join("segments"))?;
     let mut next = from;
+    let columnar = crate::columns::ColumnarRecords::new(root);
     for (index, (first, path)) in files.iter().enumerate() {
         if files
             .get(index + 1)
@@ -25,6 +26,22 @@ pub(crate) fn scan(
         let Ok(bytes) = std::fs::read(path) else {
             break;
         };
+        if path.extension().is_some_and(|extension| extension == "ext") {
+            // Externalized: the records are in the index segment's files.
+            let Ok((stub_first, count)) = ledger::segment::decode_external(&bytes) else {
+                break;
+            };
+            let Ok(records) = columnar.read(stub_first, stub_first + count) else {
+                break;
+            };
+            for (seq, record) in (stub_first..).zip(&records) {
+                if seq >= from {
+                    on_record(seq, record);
+                    next = seq + 1;
+                }
+            }
+            continue;
+        }
         let mut position = ledger::segment::HEADER_BYTES;
         let mut seq = *first;
         while position < bytes.len() && !ledger::segment::is_footer(&bytes[position..]) {
@@ -57,7 +74,8 @@ pub(crate) fn scan(
     Ok(next)
 }
 
-/// Ledger segment files with the first sequence number in their names, in order.
+/// Ledger segment files (and stubs of externalized ones) with the first sequence number in
+/// their names, in order.
 pub(crate) fn segment_files(directory: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
@@ -81,7 +99,9 @@ pub(crate) fn segment_files(directory: &Path) -> Result<Vec<(u64, PathBuf)>, Sto
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if let Some(first) = ledger::segment::parse_segment_file_name(name) {
+        if let Some(first) = ledger::segment::parse_segment_file_name(name)
+            .or_else(|| ledger::segment::parse_external_file_name(name))
+        {
             files.push((first, path));
         }
     }

@@ -137,7 +137,8 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<StoreVerifyReport,
     let storage = FileStorage::new(&ledger_root);
     let (ledger_report, key_findings) = std::thread::scope(|scope| {
         let keys = scope.spawn(|| verify_keys(root));
-        let report = ledger::verify(&storage, options);
+        let columnar = crate::columns::ColumnarRecords::new(root);
+        let report = ledger::verify_with(&storage, options, Some(&columnar));
         let keys = keys.join().unwrap_or_else(|_| {
             (
                 0,
@@ -247,28 +248,37 @@ fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<S
     let files: Vec<_> = crate::columns::segment_files(root)
         .unwrap_or_default()
         .into_iter()
-        .filter(|(first, _, _)| crate::columns::range_end(*first) > pruned)
+        .filter(|files| files.end_seq > pruned)
         .collect();
     let mut vouched = std::collections::BTreeSet::new();
     for record in records.iter().filter(|record| record.end_seq > pruned) {
-        let Some((_, parquet, keys)) = files
+        let Some(found) = files
             .iter()
-            .find(|(first, _, _)| *first == record.first_seq)
+            .find(|files| files.first_seq == record.first_seq && files.end_seq == record.end_seq)
         else {
-            let parquet = crate::columns::segments_dir(root)
-                .join(format!("{:020}.parquet", record.first_seq));
+            let parquet = crate::columns::segments_dir(root).join(format!(
+                "{:020}-{:020}.parquet",
+                record.first_seq, record.end_seq
+            ));
             findings.push(StoreFinding::IndexMissing {
                 file: relative(&parquet),
             });
             continue;
         };
         vouched.insert(record.first_seq);
-        for (path, expected) in [
-            (parquet, &record.parquet_sha256),
-            (keys, &record.keys_sha256),
-        ] {
+        let mut checks = vec![
+            (&found.parquet, Some(&record.parquet_sha256)),
+            (&found.keys, Some(&record.keys_sha256)),
+        ];
+        if record.v >= 2 {
+            checks.push((&found.extra, record.extra_sha256.as_ref()));
+        }
+        for (path, expected) in checks {
             match std::fs::read(path) {
-                Ok(bytes) if crate::columns::hex(&Sha256::digest(&bytes)) == *expected => {}
+                Ok(bytes)
+                    if expected.is_some_and(|expected| {
+                        crate::columns::hex(&Sha256::digest(&bytes)) == *expected
+                    }) => {}
                 Ok(_) => findings.push(StoreFinding::IndexMismatch {
                     file: relative(path),
                 }),
@@ -278,10 +288,10 @@ fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<S
             }
         }
     }
-    for (first, parquet, _) in &files {
-        if !vouched.contains(first) {
+    for files in &files {
+        if !vouched.contains(&files.first_seq) {
             findings.push(StoreFinding::IndexUnrecorded {
-                file: relative(parquet),
+                file: relative(&files.parquet),
             });
         }
     }

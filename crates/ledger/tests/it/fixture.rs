@@ -32,6 +32,7 @@ fn fixture_config() -> Config {
             every: Duration::from_secs(3_600),
         },
         segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
+        sealed: None,
     }
 }
 

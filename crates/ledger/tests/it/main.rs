@@ -35,6 +35,7 @@ pub(crate) fn config_manual() -> Config {
             every: Duration::from_secs(1 << 40),
         },
         segment_bytes: ledger::limits::SEGMENT_BYTES_TARGET,
+        sealed: None,
     }
 }
 

@@ -1,12 +1,12 @@
-//! Segment rollover and sealing, and re-hashing sealed segments from another
-//! representation through `SealedRecords`.
+//! Segment rollover and sealing, and externalized segments whose records another
+//! representation keeps (`SealedRecords`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::{at, config_small_segments, record};
 use ledger::{
-    Error, Finding, Ledger, MemStorage, RecordIter, SealedRecords, SegmentInfo, VerifyOptions,
+    Error, Ledger, MemStorage, RecordIter, SealedRecords, SegmentInfo, Storage, VerifyOptions,
     verify, verify_with,
 };
 
@@ -47,52 +47,108 @@ fn segments_roll_over_seal_and_reopen() {
     assert!(report.is_intact(), "{:?}", report.findings);
 }
 
-/// Sealed segments kept elsewhere (as the query layer's Parquet files will be).
-struct Elsewhere {
-    records: BTreeMap<u64, Vec<Vec<u8>>>,
-}
+/// A shareable copy for `Config::sealed` (the ledger holds its source).
+#[derive(Debug)]
+struct Shared(std::sync::Mutex<BTreeMap<u64, Vec<Vec<u8>>>>);
 
-impl SealedRecords for Elsewhere {
+impl SealedRecords for Shared {
     fn records<'a>(&'a self, segment: &SegmentInfo) -> Result<RecordIter<'a>, Error> {
         let records = self
-            .records
+            .0
+            .lock()
+            .unwrap()
             .get(&segment.first_seq)
+            .cloned()
             .ok_or(Error::NoSuchRecord {
                 seq: segment.first_seq,
                 size: 0,
             })?;
-        Ok(Box::new(records.iter().cloned().map(Ok)))
+        Ok(Box::new(records.into_iter().map(Ok)))
     }
 }
 
+fn with_source(source: &Arc<Shared>) -> ledger::Config {
+    let mut config = config_small_segments();
+    config.sealed = Some(source.clone());
+    config
+}
+
+/// Externalized segments: stubs instead of files, no level-0 tiles, and still every record
+/// reads back, proofs and consistency proofs verify, the ledger reopens (finishing an
+/// interrupted hand-over), and verify re-hashes them; a wrong copy is refused up front.
 #[test]
-fn verify_rehashes_sealed_segments_from_another_representation() {
+fn externalized_segments_read_prove_reopen_and_verify() {
     let (storage, all, segments) = build();
-    let mut copy = Elsewhere {
-        records: BTreeMap::new(),
-    };
+    let source = Arc::new(Shared(std::sync::Mutex::new(BTreeMap::new())));
     for segment in segments.iter().filter(|s| s.sealed) {
         let range = segment.first_seq as usize..(segment.first_seq + segment.record_count) as usize;
-        copy.records.insert(segment.first_seq, all[range].to_vec());
+        source
+            .0
+            .lock()
+            .unwrap()
+            .insert(segment.first_seq, all[range].to_vec());
     }
-    let report = verify_with(&storage, &VerifyOptions::default(), Some(&copy)).unwrap();
+    let mut ledger = Ledger::open(Arc::new(storage.clone()), with_source(&source)).unwrap();
+    // A copy that differs is refused and the segment stays.
+    let wrong = segments[1].first_seq;
+    let saved = source.0.lock().unwrap().get(&wrong).unwrap().clone();
+    source.0.lock().unwrap().get_mut(&wrong).unwrap()[2] = b"not it".to_vec();
+    assert!(ledger.externalize(wrong, at(200)).is_err());
+    source.0.lock().unwrap().insert(wrong, saved);
+    let tiles_before = storage.paths().len();
+    let mut removed = 0;
+    for segment in segments.iter().filter(|s| s.sealed) {
+        removed += ledger.externalize(segment.first_seq, at(201)).unwrap();
+    }
+    assert!(removed > 0, "level-0 tiles dropped");
+    assert!(storage.paths().len() < tiles_before);
+    assert!(
+        ledger
+            .segments()
+            .iter()
+            .filter(|s| s.sealed)
+            .all(|s| s.external)
+    );
+    let read: Vec<Vec<u8>> = ledger.records(0..u64::MAX).map(|r| r.unwrap().1).collect();
+    assert_eq!(read, all);
+    ledger.checkpoint(at(202)).unwrap();
+    for seq in [0, 255, 256, 600, 999] {
+        let proof = ledger.prove(seq).unwrap();
+        proof
+            .verify(&all[seq as usize], &ledger.verifier())
+            .unwrap();
+    }
+    let proof = ledger.consistency_proof(300, 1000).unwrap();
+    ledger::merkle::verify_consistency(
+        300,
+        1000,
+        &ledger.root_at(300).unwrap(),
+        &ledger.root_at(1000).unwrap(),
+        &proof,
+    )
+    .unwrap();
+    ledger.close(at(203)).unwrap();
+
+    // Without its source the ledger refuses to open; with it, it opens.
+    assert!(Ledger::open(Arc::new(storage.clone()), config_small_segments()).is_err());
+    // An interrupted hand-over leaves the segment file beside its stub; open removes it.
+    let first = segments[0].first_seq;
+    storage
+        .write(&segments[0].path, b"leftover row copy")
+        .unwrap();
+    let ledger = Ledger::open(Arc::new(storage.clone()), with_source(&source)).unwrap();
+    assert_eq!(ledger.recovery().externalized_segments_removed, 1);
+    assert_eq!(ledger.read(first + 1).unwrap(), all[(first + 1) as usize]);
+    drop(ledger);
+
+    let report = verify_with(&storage, &VerifyOptions::default(), Some(source.as_ref())).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
     assert_eq!(report.records_checked, all.len() as u64);
-
-    // One edited record in the other representation is caught.
-    let first = segments[1].first_seq;
-    copy.records.get_mut(&first).unwrap()[3] = b"edited".to_vec();
-    let report = verify_with(&storage, &VerifyOptions::default(), Some(&copy)).unwrap();
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| matches!(f, Finding::CheckpointRootMismatch { .. })),
-        "{:?}",
-        report.findings
-    );
-    // A record dropped from it too.
-    copy.records.get_mut(&first).unwrap().pop();
-    let report = verify_with(&storage, &VerifyOptions::default(), Some(&copy)).unwrap();
+    // Without the source, verify says it cannot read them.
+    let report = verify(&storage, &VerifyOptions::default()).unwrap();
+    assert!(!report.is_intact());
+    // An edit in the copy is found.
+    source.0.lock().unwrap().get_mut(&wrong).unwrap()[2] = b"edited".to_vec();
+    let report = verify_with(&storage, &VerifyOptions::default(), Some(source.as_ref())).unwrap();
     assert!(!report.is_intact());
 }
