@@ -191,6 +191,9 @@ mod tests {
         .unwrap();
         let settings = AgentSettings::load(&config).unwrap();
         assert_eq!(settings.token.as_deref(), Some("secret"));
-        assert_eq!(settings.ingest_url, "http://127.0.0.1:1/api/v1/ingest/jsonl");
+        assert_eq!(
+            settings.ingest_url,
+            "http://127.0.0.1:1/api/v1/ingest/jsonl"
+        );
     }
 }

@@ -77,7 +77,10 @@ impl Forwarder {
         Ok(Forwarder {
             agent,
             url: settings.ingest_url.clone(),
-            authorization: settings.token.as_ref().map(|token| format!("Bearer {token}")),
+            authorization: settings
+                .token
+                .as_ref()
+                .map(|token| format!("Bearer {token}")),
         })
     }
 

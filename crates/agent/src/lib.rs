@@ -130,7 +130,10 @@ pub fn run(
 ) -> Result<(), AgentError> {
     let forwarder = Forwarder::new(settings)?;
     let offsets = Arc::new(Offsets::open(&settings.state.join("offsets"))?);
-    let spool = Arc::new(Spool::open(&settings.state.join("spool"), settings.spool_bytes)?);
+    let spool = Arc::new(Spool::open(
+        &settings.state.join("spool"),
+        settings.spool_bytes,
+    )?);
     let (bytes, entries) = spool.usage();
     if entries > 0 {
         announce(&format!(

@@ -206,8 +206,7 @@ impl Spool {
         let header: Header = serde_json::from_slice(&bytes[..newline])
             .map_err(|error| corrupt(&format!("bad header: {error}")))?;
         let body = bytes.split_off(newline + 1);
-        if body.len() as u64 != header.body_bytes || crc32c::crc32c(&body) != header.body_crc32c
-        {
+        if body.len() as u64 != header.body_bytes || crc32c::crc32c(&body) != header.body_crc32c {
             return Err(corrupt("body does not match its length and checksum"));
         }
         Ok(Some(Entry { seq, header, body }))
@@ -222,10 +221,13 @@ impl Spool {
             Err(error) => return Err(io(&path)(error)),
         }
         let mut inner = self.lock();
-        if inner.entries.front().is_some_and(|(front, _)| *front == seq) {
-            if let Some((_, size)) = inner.entries.pop_front() {
-                inner.bytes = inner.bytes.saturating_sub(size);
-            }
+        if inner
+            .entries
+            .front()
+            .is_some_and(|(front, _)| *front == seq)
+            && let Some((_, size)) = inner.entries.pop_front()
+        {
+            inner.bytes = inner.bytes.saturating_sub(size);
         }
         self.changed.notify_all();
         Ok(())
@@ -299,7 +301,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 1 << 20).unwrap();
         spool
-            .push("s", &Position::Unchanged, 1, b"abc\n", &AtomicBool::new(false))
+            .push(
+                "s",
+                &Position::Unchanged,
+                1,
+                b"abc\n",
+                &AtomicBool::new(false),
+            )
             .unwrap()
             .unwrap();
         let path = dir.path().join("00000000000000000000.entry");

@@ -46,9 +46,11 @@ fn stop_on_signal(stop: Arc<AtomicBool>) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot set up signal handling")?;
-    let mut terminate =
-        runtime.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) })
-            .context("cannot handle SIGTERM")?;
+    let mut terminate = runtime
+        .block_on(async {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        })
+        .context("cannot handle SIGTERM")?;
     std::thread::Builder::new()
         .name("auditrail-signals".to_owned())
         .spawn(move || {

@@ -161,11 +161,15 @@ pub fn validate(sources: &[SourceConfig]) -> Result<(), String> {
             ));
         }
         if !names.insert(name) {
-            return Err(format!("two sources are named {name:?}; names must be unique"));
+            return Err(format!(
+                "two sources are named {name:?}; names must be unique"
+            ));
         }
         if let SourceConfig::File(file) = source {
             if file.paths.is_empty() {
-                return Err(format!("source {name:?}: give at least one path in `paths`"));
+                return Err(format!(
+                    "source {name:?}: give at least one path in `paths`"
+                ));
             }
             for pattern in &file.paths {
                 glob::Pattern::new(pattern).map_err(|error| {

@@ -348,7 +348,8 @@ impl<'a> FileCollector<'a> {
             }
         }
         if file.fingerprint.len < FINGERPRINT_BYTES && size > file.fingerprint.len {
-            file.fingerprint = fingerprint(&file.file, size).map_err(CollectError::io(&file.path))?;
+            file.fingerprint =
+                fingerprint(&file.file, size).map_err(CollectError::io(&file.path))?;
         }
         let idle = file.last_growth.elapsed();
         let rotated_away = file
@@ -388,8 +389,8 @@ impl Tailed {
         if self.fingerprint.len == 0 || size < self.fingerprint.len {
             return Ok(size < self.fingerprint.len);
         }
-        let head = fingerprint(&self.file, self.fingerprint.len)
-            .map_err(CollectError::io(&self.path))?;
+        let head =
+            fingerprint(&self.file, self.fingerprint.len).map_err(CollectError::io(&self.path))?;
         Ok(head != self.fingerprint)
     }
 
@@ -497,8 +498,7 @@ impl Reading {
         done: bool,
     ) -> Result<(), CollectError> {
         let resume = file.resume_offset();
-        if self.events.is_empty() && self.rejected.is_empty() && resume == file.delivered && !done
-        {
+        if self.events.is_empty() && self.rejected.is_empty() && resume == file.delivered && !done {
             return Ok(());
         }
         let position = Position::File(FileOffset {
@@ -528,4 +528,3 @@ impl Reading {
         Ok(())
     }
 }
-

@@ -255,7 +255,11 @@ impl<'a> Journal<'a> {
         self.last_entry = Instant::now();
         self.bytes += line.bytes.len() + 1;
         if line.overlong {
-            self.reject(number, &line.bytes, "journal entry longer than the line limit");
+            self.reject(
+                number,
+                &line.bytes,
+                "journal entry longer than the line limit",
+            );
             return;
         }
         let entry: Entry = match serde_json::from_slice(&line.bytes) {
@@ -361,8 +365,7 @@ impl<'a> Journal<'a> {
 
     fn deliver(&mut self, context: &mut Context) -> Result<(), CollectError> {
         let position = self.position();
-        if self.events.is_empty() && self.rejected.is_empty() && position == Position::Unchanged
-        {
+        if self.events.is_empty() && self.rejected.is_empty() && position == Position::Unchanged {
             return Ok(());
         }
         let events = std::mem::take(&mut self.events);

@@ -90,11 +90,7 @@ impl SourceState {
                     .retain(|file| !(file.dev == offset.dev && file.ino == offset.ino));
                 self.files.push(offset.clone());
                 while self.files.len() > STATE_FILES_MAX {
-                    let oldest = self
-                        .files
-                        .iter()
-                        .position(|file| file.done)
-                        .unwrap_or(0);
+                    let oldest = self.files.iter().position(|file| file.done).unwrap_or(0);
                     self.files.remove(oldest);
                 }
             }
@@ -136,10 +132,7 @@ impl Offsets {
 
     /// What `source` saved (empty when nothing).
     pub fn load(&self, source: &str) -> Result<SourceState, CollectError> {
-        let mut states = self
-            .states
-            .lock()
-            .map_err(|_| CollectError::Poisoned)?;
+        let mut states = self.states.lock().map_err(|_| CollectError::Poisoned)?;
         if let Some(state) = states.get(source) {
             return Ok(state.clone());
         }
@@ -181,10 +174,7 @@ impl Offsets {
             reason: error.to_string(),
         })?;
         write_atomically(&path, &text)?;
-        let mut states = self
-            .states
-            .lock()
-            .map_err(|_| CollectError::Poisoned)?;
+        let mut states = self.states.lock().map_err(|_| CollectError::Poisoned)?;
         states.insert(source.to_owned(), state);
         Ok(())
     }

@@ -40,7 +40,8 @@ impl Sink for MemorySink {
         }
         let mut kept = self.kept.lock().unwrap();
         kept.ids.extend(batch.events.iter().map(|e| e.id.clone()));
-        kept.nodes.extend(batch.events.iter().map(|e| e.node.clone()));
+        kept.nodes
+            .extend(batch.events.iter().map(|e| e.node.clone()));
         kept.rejected.extend(batch.rejected);
         drop(kept);
         self.offsets.commit(&batch.source, &batch.position)
@@ -159,11 +160,18 @@ fn rename_rotation_while_a_writer_appends_loses_nothing() {
     append(&log, "");
     // Only the live name matches: the rotated file must be read to its end after the rename.
     let running = start(&dir.path().join("state"), vec![file_source(&log)], 0);
-    for i in 0..3000 {
-        append(&log, &format!("{}\n", event(i)));
-        if i % 1000 == 999 {
-            std::fs::rename(&log, logs.join(format!("audit-{i}.log"))).unwrap();
+    for round in 0..3 {
+        let first = round * 1000;
+        for i in first..first + 900 {
+            append(&log, &format!("{}\n", event(i)));
         }
+        // The collector has the file open; the last lines go in just before the rename and
+        // are read from the renamed file.
+        running.wait_for(first + 1);
+        for i in first + 900..first + 1000 {
+            append(&log, &format!("{}\n", event(i)));
+        }
+        std::fs::rename(&log, logs.join(format!("audit-{round}.log"))).unwrap();
     }
     let ids = running.wait_for(3000);
     std::thread::sleep(Duration::from_millis(300));
@@ -197,7 +205,10 @@ fn copytruncate_is_read_again_from_the_start() {
     }
     let ids = running.wait_for(1500);
     let counts = counts(&ids);
-    assert_eq!(counts.keys().copied().collect::<Vec<_>>(), expected(0..1500));
+    assert_eq!(
+        counts.keys().copied().collect::<Vec<_>>(),
+        expected(0..1500)
+    );
     // A file rewritten with more than was read before (no shrink seen by a poll) is
     // detected by its first bytes.
     running.collectors.stop();
@@ -225,7 +236,10 @@ fn a_restart_resumes_where_the_durable_records_end() {
     let mut all = before;
     all.extend(second.ids());
     let counts = counts(&all);
-    assert_eq!(counts.keys().copied().collect::<Vec<_>>(), expected(0..1200));
+    assert_eq!(
+        counts.keys().copied().collect::<Vec<_>>(),
+        expected(0..1200)
+    );
     assert!(counts.values().all(|&n| n == 1), "{after:?}");
     second.collectors.stop();
 }
@@ -345,17 +359,27 @@ fn journal_messages_are_decoded_and_entries_fill_the_node() {
     let response = "I0101 00:00:01.100000 1 audit.go:60] 2025-01-01T00:00:01.100000000Z AUDIT: id=\"o1\" response=\"200\"";
     let lines = [
         okd_entry(1, request),
-        okd_entry(2, "I0101 00:00:01.050000 1 other.go:1] unrelated master logging"),
+        okd_entry(
+            2,
+            "I0101 00:00:01.050000 1 other.go:1] unrelated master logging",
+        ),
         okd_entry(3, response),
     ];
     append(&entries, &format!("{}\n", lines.join("\n")));
-    let running = start(&dir.path().join("state"), vec![journal_source(&command, InputFormat::Okd)], 0);
+    let running = start(
+        &dir.path().join("state"),
+        vec![journal_source(&command, InputFormat::Okd)],
+        0,
+    );
     assert_eq!(running.wait_for(1), ["o1"]);
     let kept = running.sink.kept.lock().unwrap();
     assert_eq!(kept.nodes[0].as_deref(), Some("okd-master-1"));
     assert!(kept.rejected.is_empty(), "{:?}", kept.rejected);
     drop(kept);
     running.collectors.stop();
-    let saved = Offsets::open(&dir.path().join("state")).unwrap().load("journal").unwrap();
+    let saved = Offsets::open(&dir.path().join("state"))
+        .unwrap()
+        .load("journal")
+        .unwrap();
     assert_eq!(saved.cursor.as_deref(), Some("s=okd;i=3"));
 }

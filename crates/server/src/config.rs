@@ -217,7 +217,10 @@ mod tests {
         assert!(config.listen.is_some());
         assert!(config.tls.cert.is_some());
         assert!(!config.tls.client_roles.is_empty());
-        assert!(config.sources.len() >= 3, "the example shows every kind of source");
+        assert!(
+            config.sources.len() >= 3,
+            "the example shows every kind of source"
+        );
     }
 
     #[test]

@@ -170,7 +170,11 @@ fn start_collectors(
             stop,
         },
     )?;
-    let names: Vec<&str> = settings.sources.iter().map(|source| source.name()).collect();
+    let names: Vec<&str> = settings
+        .sources
+        .iter()
+        .map(|source| source.name())
+        .collect();
     announce(&format!("collecting from {}", names.join(", ")));
     Ok(Some(running))
 }

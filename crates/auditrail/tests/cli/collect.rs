@@ -149,7 +149,10 @@ fn serve_collects_rotating_files_and_the_journal_across_sigkill() {
         ),
     )
     .unwrap();
-    append(&dir.path().join("journalctl.entries"), &dcos_entries(0..300));
+    append(
+        &dir.path().join("journalctl.entries"),
+        &dcos_entries(0..300),
+    );
     let live = logs.join("audit.log");
     append(&live, "");
     let (server, _) = start_on(&data, &config, "127.0.0.1:0");
@@ -181,7 +184,10 @@ fn serve_collects_rotating_files_and_the_journal_across_sigkill() {
     };
     wait_stored(&data, 1500, 60);
     kill(server);
-    append(&dir.path().join("journalctl.entries"), &dcos_entries(300..400));
+    append(
+        &dir.path().join("journalctl.entries"),
+        &dcos_entries(300..400),
+    );
     let (server, _) = start_on(&data, &config, "127.0.0.1:0");
     writer.join().unwrap();
     let ids = wait_stored(&data, 6000 + 400, 90);
@@ -193,7 +199,12 @@ fn serve_collects_rotating_files_and_the_journal_across_sigkill() {
         ids.values().all(|&count| count == 1),
         "no event is stored twice"
     );
-    assert_eq!(ids.len(), 6400, "and the 400 journal entries: {}", ids.len() - 6000);
+    assert_eq!(
+        ids.len(),
+        6400,
+        "and the 400 journal entries: {}",
+        ids.len() - 6000
+    );
     let args = std::fs::read_to_string(dir.path().join("journalctl.args")).unwrap();
     let runs: Vec<&str> = args.lines().collect();
     assert!(runs[0].contains("--output=json") && runs[0].contains("--follow"));
