@@ -270,10 +270,10 @@ fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
         .spawn()
         .unwrap();
     wait_stored(&data, 3000, 60);
-    // The server goes away; 20,000 more events (about 10 MiB of lines, ten times the
-    // spool) are written meanwhile.
+    // The server goes away; 50,000 more events (about 25 MiB of lines, 25 times the spool)
+    // are written meanwhile.
     kill(server);
-    let lines: String = (3000..23_000).map(|i| event(i) + "\n").collect();
+    let lines: String = (3000..53_000).map(|i| event(i) + "\n").collect();
     append(&live, &lines);
     let file_bytes = std::fs::metadata(&live).unwrap().len();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -284,7 +284,8 @@ fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
     }
     // Back-pressure: the spool filled to its limit (plus at most one batch) and the agent
     // stopped reading, rather than spooling the whole file or dropping anything.
-    let batch_max = 6 * 1024 * 1024;
+    // One batch is at most 4 MiB of input or 8192 events; as JSON lines somewhat more.
+    let batch_max = 8 * 1024 * 1024;
     assert!(largest > spool_limit / 2, "the spool filled up: {largest}");
     assert!(
         largest <= spool_limit + batch_max,
@@ -292,8 +293,8 @@ fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
     );
     assert!(largest < file_bytes / 2);
     let (server, _) = start_on(&data, &server_config, &listen);
-    let ids = wait_stored(&data, 23_000, 120);
-    assert_eq!(ids.len(), 23_000);
+    let ids = wait_stored(&data, 53_000, 180);
+    assert_eq!(ids.len(), 53_000);
     assert!(ids.values().all(|&count| count == 1), "no event twice");
     terminate(agent);
     terminate(server);
