@@ -42,6 +42,16 @@ pub(crate) enum Command {
     /// Manage the API tokens of the server (kept hashed in DATA/tokens.json).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Collect the sources of this node and forward them to a server (no local trail).
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AgentArgs {
+    /// Configuration file (TOML; see examples/agent.toml): the server, credentials, the state
+    /// directory and the [[sources]] to collect.
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_AGENT_CONFIG")]
+    pub(crate) config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -14,6 +14,7 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod agent;
 mod cli;
 mod clock;
 mod convert;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Serve(command) => serve::run(&command, &args.common),
         cli::Command::Token(command) => token::run(&command, &args.common),
+        cli::Command::Agent(command) => agent::run(&command, &args.common),
     };
     match result {
         Ok(Status::Success) => ExitCode::SUCCESS,

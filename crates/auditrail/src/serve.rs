@@ -52,6 +52,7 @@ pub(crate) fn run(args: &ServeArgs, common: &CommonArgs) -> Result<Status> {
         client_roles: file.tls.client_roles.clone(),
         limits: Limits::from_file(&file.limits),
         metrics_require_auth: file.metrics.require_auth.unwrap_or(true),
+        sources: file.sources.clone(),
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -108,6 +108,22 @@ impl Decoder {
         self.okd.skipped() + self.mke.skipped() + self.dcos_skipped
     }
 
+    /// Byte offset (as given in [`Line::offset`]) of the oldest line whose record this decoder
+    /// still holds (an OKD request waiting for its response, a Docker-split MKE line, an
+    /// open Linux audit event), or `None` when it holds nothing. A reader that must resume
+    /// after a restart without losing records resumes there (or at the end of the last line
+    /// read, when nothing is held); events decoded again are deduplicated by identity.
+    pub fn pending_offset(&self) -> Option<u64> {
+        [
+            self.okd.pending_offset(),
+            self.mke.pending_offset(),
+            self.auditd.pending_offset(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// Decodes one line. Blank lines are skipped silently.
     pub fn decode_line(
         &mut self,
@@ -346,5 +362,44 @@ mod tests {
         for named in ["Kubernetes", "OKD", "MKE", "DC/OS", "jsonl", "--from"] {
             assert!(message.contains(named), "{message}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pending_tests {
+    use super::*;
+    use crate::frame::LineFramer;
+
+    /// Feeds `input` line by line, returning the pending offset after each line.
+    fn pending_after_each_line(format: InputFormat, input: &str) -> Vec<Option<u64>> {
+        let mut decoder = Decoder::new(format, "test");
+        let (mut events, mut diagnostics, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        let mut framer = LineFramer::new();
+        framer.push(input.as_bytes(), |line| {
+            decoder.decode_line(&line, &mut events, &mut diagnostics);
+            pending.push(decoder.pending_offset());
+        });
+        pending
+    }
+
+    #[test]
+    fn pending_offset_names_the_oldest_line_held() {
+        let okd = "2025-01-01T00:00:01Z AUDIT: id=\"o\" ip=\"192.0.2.1\" method=\"GET\" user=\"u\" groups=\"<none>\" as=\"<self>\" asgroups=\"<lookup>\" namespace=\"<none>\" uri=\"/version\"\n\
+                   2025-01-01T00:00:01Z AUDIT: id=\"p\" ip=\"192.0.2.1\" method=\"GET\" user=\"u\" groups=\"<none>\" as=\"<self>\" asgroups=\"<lookup>\" namespace=\"<none>\" uri=\"/api\"\n\
+                   2025-01-01T00:00:02Z AUDIT: id=\"o\" response=\"200\"\n\
+                   2025-01-01T00:00:02Z AUDIT: id=\"p\" response=\"200\"\n";
+        let second = okd.find("\n").unwrap() as u64 + 1;
+        assert_eq!(
+            pending_after_each_line(InputFormat::Okd, okd),
+            [Some(0), Some(0), Some(second), None]
+        );
+        let auditd = "type=SYSCALL msg=audit(1700000000.000:7): arch=c000003e syscall=59 success=yes exit=0 pid=1 uid=0 comm=\"ls\"\n\
+                      type=EOE msg=audit(1700000000.000:7): \n";
+        assert_eq!(
+            pending_after_each_line(InputFormat::Auditd, auditd),
+            [Some(0), None]
+        );
+        let k8s = "{\"kind\":\"Event\",\"auditID\":\"a\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"requestURI\":\"/\",\"user\":{}}\n";
+        assert_eq!(pending_after_each_line(InputFormat::K8s, k8s), [None]);
     }
 }

@@ -133,6 +133,15 @@ impl Joiner {
         }
     }
 
+    /// Byte offset (as given in the lines' origins) of the first fragment of a line still
+    /// being joined, if any.
+    pub fn pending_offset(&self) -> Option<u64> {
+        self.fragments
+            .iter()
+            .filter_map(|fragment| fragment.origin.as_ref()?.offset)
+            .min()
+    }
+
     /// Ends the input: a line whose last fragment never came is decoded if it is complete
     /// JSON, else reported.
     pub fn finish(&mut self, events: &mut Vec<AuditEvent>, diagnostics: &mut Vec<Diagnostic>) {

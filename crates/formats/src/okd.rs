@@ -190,6 +190,13 @@ impl Pairing {
         self.pending.len()
     }
 
+    /// Byte offset (as given in the lines' origins) of the oldest request line waiting for
+    /// its response, if any.
+    pub fn pending_offset(&self) -> Option<u64> {
+        let (_, id) = self.arrivals.first_key_value()?;
+        self.pending.get(id)?.1.origin.offset
+    }
+
     fn wait(&mut self, request: AuditEvent, events: &mut Vec<AuditEvent>) {
         if let Some((arrival, earlier)) = self.pending.remove(&request.id) {
             // The id came again before its response: the earlier request is given up.

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: MetricsFile,
+    /// Collectors: files and journals the server reads itself.
+    #[serde(default)]
+    pub sources: Vec<collect::SourceConfig>,
 }
 
 /// `[tls]`.
@@ -91,10 +94,15 @@ impl ConfigFile {
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<ConfigFile, ServerError> {
         let text = read_text(path, limits::CONFIG_FILE_BYTES_MAX)?;
-        toml::from_str(&text).map_err(|error| ServerError::Config {
+        let file: ConfigFile = toml::from_str(&text).map_err(|error| ServerError::Config {
             path: path.to_owned(),
             reason: error.to_string(),
-        })
+        })?;
+        collect::config::validate(&file.sources).map_err(|reason| ServerError::Config {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Ok(file)
     }
 }
 
@@ -173,6 +181,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Whether `/metrics` needs credentials.
     pub metrics_require_auth: bool,
+    /// Collectors to run (their positions are kept in `DATA/collectors/`).
+    pub sources: Vec<collect::SourceConfig>,
 }
 
 /// The default listen address.
@@ -207,6 +217,10 @@ mod tests {
         assert!(config.listen.is_some());
         assert!(config.tls.cert.is_some());
         assert!(!config.tls.client_roles.is_empty());
+        assert!(
+            config.sources.len() >= 3,
+            "the example shows every kind of source"
+        );
     }
 
     #[test]

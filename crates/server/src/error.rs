@@ -40,6 +40,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The collectors could not start.
+    #[error("collectors: {0}")]
+    Collect(#[from] collect::CollectError),
     /// The store refused.
     #[error(transparent)]
     Store(#[from] store::StoreError),

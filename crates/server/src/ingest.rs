@@ -164,22 +164,29 @@ impl Sink<'_> {
                 raw: raw.to_vec(),
             });
         }
-        for mut event in self.events.drain(..) {
-            self.decoded.events += 1;
-            let labels = ReceivedLabels {
-                source: event.origin.source.as_str().to_owned(),
-                verb: verb_label(&event.verb).to_owned(),
-                code_class: code_class(event.status.as_ref().and_then(|s| s.code)).to_owned(),
-            };
-            *self.decoded.received.entry(labels).or_default() += 1;
-            let verdict = self.policy.apply(&mut event);
-            let level = verdict.level().map_or("None", |level| level.as_str());
-            *self.decoded.decisions.entry(level).or_default() += 1;
-            if verdict.is_kept() {
-                self.decoded.prepared.push(&event);
-            } else {
-                self.decoded.dropped += 1;
-            }
+        for event in self.events.drain(..) {
+            self.decoded.keep(event, self.policy);
+        }
+    }
+}
+
+impl Decoded {
+    /// Counts `event`, applies the policy, and prepares it for the ledger if kept.
+    pub(crate) fn keep(&mut self, mut event: AuditEvent, policy: &Policy) {
+        self.events += 1;
+        let labels = ReceivedLabels {
+            source: event.origin.source.as_str().to_owned(),
+            verb: verb_label(&event.verb).to_owned(),
+            code_class: code_class(event.status.as_ref().and_then(|s| s.code)).to_owned(),
+        };
+        *self.received.entry(labels).or_default() += 1;
+        let verdict = policy.apply(&mut event);
+        let level = verdict.level().map_or("None", |level| level.as_str());
+        *self.decisions.entry(level).or_default() += 1;
+        if verdict.is_kept() {
+            self.prepared.push(&event);
+        } else {
+            self.dropped += 1;
         }
     }
 }

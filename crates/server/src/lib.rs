@@ -22,6 +22,7 @@
 pub mod app;
 pub mod auth;
 mod clock;
+mod collectors;
 pub mod config;
 mod error;
 mod ingest;
@@ -57,7 +58,7 @@ use crate::pipeline::IngestQueue;
 /// token was written.
 pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerError> {
     let now = clock::now();
-    let policy = match &settings.policy {
+    let policy = Arc::new(match &settings.policy {
         Some(path) => {
             let text = config::read_text(path, limits::POLICY_FILE_BYTES_MAX)?;
             let loaded = Policy::load(&text).map_err(|error| ServerError::Config {
@@ -70,7 +71,7 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
             loaded.policy
         }
         None => Policy::permissive(),
-    };
+    });
     let tls = settings
         .tls
         .as_ref()
@@ -89,9 +90,10 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
     let metrics = Arc::new(Metrics::new());
     let (queue, receiver) = IngestQueue::new(settings.limits.queue_batches, Arc::clone(&metrics));
     let writer = pipeline::spawn_writer(store, receiver, Arc::clone(&metrics))?;
+    let collectors = start_collectors(settings, &queue, &policy, &metrics, announce)?;
     let state = AppState::new(StateParts {
         queue: queue.clone(),
-        policy: Arc::new(policy),
+        policy: Arc::clone(&policy),
         auth,
         metrics,
         limits: settings.limits,
@@ -122,7 +124,11 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
                 Ok(())
             })
         });
-    // Every request is answered; what is queued is stored, then the store is closed.
+    // Every request is answered; the collectors store what they read up to now; what is
+    // queued is stored, then the store is closed.
+    if let Some(collectors) = collectors {
+        collectors.stop();
+    }
     queue.stop();
     drop(state);
     let written = writer.join().map_err(|_| ServerError::WriterPanicked)?;
@@ -130,6 +136,47 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
     written?;
     announce("stopped; the trail is closed with a final checkpoint");
     Ok(())
+}
+
+/// Starts the collectors of `[[sources]]`, if any, storing through `queue`.
+fn start_collectors(
+    settings: &Settings,
+    queue: &IngestQueue,
+    policy: &Arc<Policy>,
+    metrics: &Arc<Metrics>,
+    announce: &dyn Fn(&str),
+) -> Result<Option<collect::Collectors>, ServerError> {
+    if settings.sources.is_empty() {
+        return Ok(None);
+    }
+    let offsets = Arc::new(collect::Offsets::open(
+        &settings.data.join(limits::COLLECTOR_STATE_DIR),
+    )?);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sink = collectors::StoreSink {
+        queue: queue.clone(),
+        policy: Arc::clone(policy),
+        metrics: Arc::clone(metrics),
+        offsets: Arc::clone(&offsets),
+        stop: Arc::clone(&stop),
+    };
+    let running = collect::Collectors::start(
+        &settings.sources,
+        collect::Setup {
+            offsets,
+            sink: Arc::new(sink),
+            metrics: metrics.collectors.clone(),
+            clock: Arc::new(clock::now),
+            stop,
+        },
+    )?;
+    let names: Vec<&str> = settings
+        .sources
+        .iter()
+        .map(|source| source.name())
+        .collect();
+    announce(&format!("collecting from {}", names.join(", ")));
+    Ok(Some(running))
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -65,3 +65,9 @@ const _: () = assert!(QUEUE_BATCHES_MAX <= INGEST_CONCURRENT_MAX);
 /// How often the token file is checked for changes (`auditrail token create` and `revoke`
 /// while the server runs take effect within this time).
 pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a collector waits before offering its batch again to a full writer queue.
+pub const SUBMIT_RETRY: Duration = Duration::from_millis(10);
+
+/// Directory of the data directory where collectors keep their positions.
+pub const COLLECTOR_STATE_DIR: &str = "collectors";

@@ -85,6 +85,8 @@ pub struct Metrics {
     pub queue_batches: Gauge,
     /// Ingest requests between body and acknowledgement.
     pub ingest_in_flight: Gauge,
+    /// Per-source metrics of the collectors (`auditrail_collector_*`).
+    pub collectors: collect::CollectorMetrics,
 }
 
 impl Default for Metrics {
@@ -114,6 +116,7 @@ impl Metrics {
             ledger_bytes: Gauge::default(),
             queue_batches: Gauge::default(),
             ingest_in_flight: Gauge::default(),
+            collectors: collect::CollectorMetrics::default(),
         };
         let r = &mut registry;
         r.register(
@@ -191,6 +194,7 @@ impl Metrics {
             "Ingest requests between reading their body and their acknowledgement",
             metrics.ingest_in_flight.clone(),
         );
+        metrics.collectors.register(r);
         Metrics {
             registry,
             ..metrics

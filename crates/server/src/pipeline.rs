@@ -17,6 +17,7 @@
 //!   before it, then closes the store (final checkpoint).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -25,7 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::clock;
 use crate::error::ServerError;
-use crate::limits::{GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX};
+use crate::limits::{GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX, SUBMIT_RETRY};
 use crate::metrics::Metrics;
 
 /// A batch for the writer.
@@ -80,6 +81,28 @@ impl IngestQueue {
             }
             Err(TrySendError::Full(_)) => Err(SubmitError::Full),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
+        }
+    }
+
+    /// Queues a job, waiting for room while the queue is full (collectors: a full queue
+    /// holds the source back) until `stop` is set.
+    pub(crate) fn submit_waiting(&self, job: Job, stop: &AtomicBool) -> Result<(), SubmitError> {
+        let mut message = Message::Job(job);
+        loop {
+            match self.sender.try_send(message) {
+                Ok(()) => {
+                    self.metrics.queue_batches.inc();
+                    return Ok(());
+                }
+                Err(TrySendError::Full(back)) => {
+                    if stop.load(Ordering::Relaxed) {
+                        return Err(SubmitError::Full);
+                    }
+                    message = back;
+                    std::thread::sleep(SUBMIT_RETRY);
+                }
+                Err(TrySendError::Disconnected(_)) => return Err(SubmitError::Closed),
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod collect;
 mod convert;
 mod policy_check;
 mod prune;

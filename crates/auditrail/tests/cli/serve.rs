@@ -50,10 +50,15 @@ fn pki(dir: &Path) -> Pki {
     }
 }
 
-#[allow(clippy::zombie_processes)] // the caller kills and waits for it
 fn start(data: &Path, config: &Path) -> (Child, String) {
+    start_on(data, config, "127.0.0.1:0")
+}
+
+/// Starts `auditrail serve` on `listen`; returns it and its base URL once it listens.
+#[allow(clippy::zombie_processes)] // the caller kills and waits for it
+pub(crate) fn start_on(data: &Path, config: &Path, listen: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditrail"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .args(["serve", "--listen", listen, "--config"])
         .arg(config)
         .env("AUDITRAIL_DATA", data)
         .stdout(Stdio::null())

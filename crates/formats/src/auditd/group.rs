@@ -214,6 +214,18 @@ impl Grouper {
         self.waiting.len()
     }
 
+    /// Byte offset of the first record of the oldest event open or waiting to be emitted, if
+    /// any: an input read again from there gives every event not emitted yet.
+    pub fn pending_offset(&self) -> Option<u64> {
+        let open = self.open.iter().map(|event| event.offset);
+        let waiting = self
+            .waiting
+            .iter()
+            .flatten()
+            .filter_map(|event| event.origin.offset);
+        open.chain(waiting).min()
+    }
+
     fn find_open(&self, header: &super::record::Header<'_>) -> Option<usize> {
         // The latest event is the likeliest match.
         self.open.iter().rposition(|event| {
