@@ -207,6 +207,25 @@ impl Store {
         Ok(done)
     }
 
+    /// Compacts at most one sealed segment (the oldest still in its row form), for a
+    /// server that compacts while idle; returns whether one was compacted.
+    pub fn compact_next(&mut self, now: std::time::SystemTime) -> Result<bool, StoreError> {
+        let Some(segment) = self.compactable().into_iter().next() else {
+            return Ok(false);
+        };
+        std::fs::create_dir_all(segments_dir(&self.root)).map_err(|source| StoreError::Io {
+            path: segments_dir(&self.root),
+            source,
+        })?;
+        let existing: std::collections::BTreeMap<u64, IndexFiles> = segment_files(&self.root)?
+            .into_iter()
+            .filter(|files| files.first_seq == segment.first_seq)
+            .map(|files| (files.first_seq, files))
+            .collect();
+        self.compact_segment(&segment, &existing, now, &mut Compaction::default())?;
+        Ok(true)
+    }
+
     fn compact_segment(
         &mut self,
         segment: &ledger::SegmentInfo,
