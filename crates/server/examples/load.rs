@@ -16,7 +16,12 @@
 //! attempt that got the 200, from sending it to reading the answer (the refusals show in
 //! the count and in the sustained rate).
 
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::expect_used
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -36,7 +41,9 @@ struct Template {
 fn templates(generator: &mut synth::Generator) -> Vec<Template> {
     (0..TEMPLATES)
         .map(|_| {
-            let mut body = br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":["#.to_vec();
+            let mut body =
+                br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":["#
+                    .to_vec();
             let mut ids = Vec::new();
             for i in 0..BATCH_EVENTS {
                 let event = generator.next().unwrap();

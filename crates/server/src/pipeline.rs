@@ -49,7 +49,7 @@ pub(crate) struct WriteFailed;
 /// What goes over the queue.
 #[derive(Debug)]
 pub(crate) enum Message {
-    Job(Job),
+    Job(Box<Job>),
     Stop,
 }
 
@@ -78,7 +78,7 @@ impl IngestQueue {
 
     /// Queues a job without waiting.
     pub(crate) fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
-        match self.sender.try_send(Message::Job(job)) {
+        match self.sender.try_send(Message::Job(Box::new(job))) {
             Ok(()) => {
                 self.metrics.queue_batches.inc();
                 Ok(())
@@ -140,7 +140,7 @@ fn write_loop(
     let mut stopping = false;
     while !stopping {
         match receiver.recv() {
-            Ok(Message::Job(job)) => jobs.push(job),
+            Ok(Message::Job(job)) => jobs.push(*job),
             Ok(Message::Stop) | Err(_) => break,
         }
         let mut events = jobs[0].prepared.len();
@@ -150,7 +150,7 @@ fn write_loop(
                 Ok(Message::Job(job)) => {
                     events += job.prepared.len();
                     bytes += job.bytes;
-                    jobs.push(job);
+                    jobs.push(*job);
                 }
                 Ok(Message::Stop) => {
                     stopping = true;

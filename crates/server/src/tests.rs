@@ -415,7 +415,7 @@ async fn metrics_account_for_every_event_by_source_verb_and_code_class() {
     let forbidden = |id: &str| event(id).replace(r#""code":200"#, r#""code":403"#);
     // 3 lists (2xx), 1 list refused (4xx), 2 gets dropped by the policy, 1 malformed item.
     let first = format!(
-        r#"{{"kind":"EventList","items":[{},{},{},{},{},{},{{"verb":7}}]}}"#,
+        r#"{{"kind":"EventList","items":[{},{},{},{},{},{},{{"kind":"Event","verb":7}}]}}"#,
         event("m-1"),
         event("m-2"),
         event("m-3"),
@@ -476,7 +476,11 @@ async fn metrics_account_for_every_event_by_source_verb_and_code_class() {
         ("auditrail_ingest_batch_seconds_count", "", 2.0),
     ];
     for (name, labels, value) in expect {
-        assert_eq!(sample(&text, name, labels), Some(value), "{name}{labels}\n{text}");
+        assert_eq!(
+            sample(&text, name, labels),
+            Some(value),
+            "{name}{labels}\n{text}"
+        );
     }
     assert_eq!(sample(&text, "auditrail_events_stored_total", get_ok), None);
     assert!(sample(&text, "auditrail_ledger_bytes", "").unwrap() > 0.0);

@@ -101,7 +101,10 @@ fn systemd_unit_is_hardened_and_verifies() {
     );
     // The example configuration's data directory is the unit's state directory.
     let example = ConfigFile::load(&repository().join("examples/auditrail.toml")).unwrap();
-    assert_eq!(example.data.as_deref(), Some(Path::new("/var/lib/auditrail")));
+    assert_eq!(
+        example.data.as_deref(),
+        Some(Path::new("/var/lib/auditrail"))
+    );
     // Stopping waits longer than the server's shutdown grace for in-flight requests.
     let stop: u64 = one("Service.TimeoutStopSec").parse().unwrap();
     assert!(stop > server::limits::SHUTDOWN_GRACE.as_secs());
@@ -113,7 +116,10 @@ fn systemd_unit_is_hardened_and_verifies() {
         .unwrap()
         .split_whitespace()
         .collect();
-    assert_eq!((user[1], user[user.len() - 2]), ("auditrail", "/var/lib/auditrail"));
+    assert_eq!(
+        (user[1], user[user.len() - 2]),
+        ("auditrail", "/var/lib/auditrail")
+    );
 
     // systemd itself: the unit verifies (with the built binary in place of the installed
     // one), and its offline security review rates the exposure "OK" or better.
@@ -124,7 +130,11 @@ fn systemd_unit_is_hardened_and_verifies() {
         text.replace("/usr/local/bin/auditrail", env!("CARGO_BIN_EXE_auditrail")),
     )
     .unwrap();
-    let verify = systemd_analyze().arg("verify").arg(&unit_path).output().unwrap();
+    let verify = systemd_analyze()
+        .arg("verify")
+        .arg(&unit_path)
+        .output()
+        .unwrap();
     assert!(
         verify.status.success() && verify.stderr.is_empty(),
         "systemd-analyze verify: {}",
@@ -196,19 +206,37 @@ fn container_image_builds_the_release_binary_and_runs_it_unprivileged() {
         "{:?}",
         build[0]
     );
-    assert!(build.iter().any(|(instruction, arguments)| instruction == "RUN"
-        && arguments.contains("cargo build --release --locked -p auditrail")));
-    assert!(run[0].1.contains("debian:bookworm"), "glibc of the build stage's Debian");
+    assert!(
+        build
+            .iter()
+            .any(|(instruction, arguments)| instruction == "RUN"
+                && arguments.contains("cargo build --release --locked -p auditrail"))
+    );
+    assert!(
+        run[0].1.contains("debian:bookworm"),
+        "glibc of the build stage's Debian"
+    );
     let get = |name: &str| -> Vec<&str> {
         run.iter()
             .filter(|(instruction, _)| instruction == name)
             .map(|(_, arguments)| arguments.as_str())
             .collect()
     };
-    assert!(get("COPY").iter().any(|copy| copy.starts_with("--from=build ")));
+    assert!(
+        get("COPY")
+            .iter()
+            .any(|copy| copy.starts_with("--from=build "))
+    );
     // Not root.
     let user = get("USER");
-    let uid: u32 = user.last().unwrap().split(':').next().unwrap().parse().unwrap();
+    let uid: u32 = user
+        .last()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_ne!(uid, 0);
     // The configuration it copies is the one it points AUDITRAIL_CONFIG at, and parses.
     let env = get("ENV").join(" ");
@@ -219,7 +247,9 @@ fn container_image_builds_the_release_binary_and_runs_it_unprivileged() {
             .to_owned()
     };
     let config_path = env_value("AUDITRAIL_CONFIG");
-    assert!(get("COPY").contains(&format!("deploy/container/auditrail.toml {config_path}").as_str()));
+    assert!(
+        get("COPY").contains(&format!("deploy/container/auditrail.toml {config_path}").as_str())
+    );
     let config = server_config(&read("deploy/container/auditrail.toml"));
     let listen = config.listen.unwrap();
     // The data directory is the volume, and the configuration's.
@@ -279,7 +309,10 @@ fn mounted<'a>(pod: &'a Value, container: &Value, mount: &Path) -> &'a Value {
 /// The volume whose mount holds `file`, and the file's name inside it.
 fn holding<'a>(pod: &'a Value, container: &Value, file: &Path) -> (&'a Value, String) {
     let volume = mounted(pod, container, file.parent().unwrap());
-    (volume, file.file_name().unwrap().to_str().unwrap().to_owned())
+    (
+        volume,
+        file.file_name().unwrap().to_str().unwrap().to_owned(),
+    )
 }
 
 #[test]
@@ -288,7 +321,10 @@ fn kubernetes_manifests_agree_with_the_server_configuration() {
     objects.extend(documents("deploy/kubernetes/server.yaml"));
     objects.extend(documents("deploy/kubernetes/agent.yaml"));
     for object in &objects {
-        assert!(object["apiVersion"].is_string() && object["kind"].is_string(), "{object}");
+        assert!(
+            object["apiVersion"].is_string() && object["kind"].is_string(),
+            "{object}"
+        );
         if object["kind"] != "Namespace" {
             assert_eq!(object["metadata"]["namespace"], "auditrail", "{object}");
         }
@@ -316,7 +352,10 @@ fn kubernetes_manifests_agree_with_the_server_configuration() {
         .find(|(instruction, _)| instruction == "USER")
         .map(|(_, user)| user.split(':').next().unwrap().parse::<u64>().unwrap())
         .unwrap();
-    assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(image_uid));
+    assert_eq!(
+        pod["securityContext"]["runAsUser"].as_u64(),
+        Some(image_uid)
+    );
     let container = &pod["containers"][0];
     assert_eq!(container["args"][0], "serve");
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
@@ -329,11 +368,21 @@ fn kubernetes_manifests_agree_with_the_server_configuration() {
             .and_then(|variable| variable["value"].as_str())
             .map(PathBuf::from)
     };
-    assert_eq!(env(container, "AUDITRAIL_DATA").as_deref(), Some(data.as_path()));
+    assert_eq!(
+        env(container, "AUDITRAIL_DATA").as_deref(),
+        Some(data.as_path())
+    );
     // Ports and probes: the configured port, HTTPS when a certificate is configured.
     let port = &container["ports"][0];
-    assert_eq!(port["containerPort"].as_u64(), Some(u64::from(listen.port())));
-    let scheme = if config.tls.cert.is_some() { "HTTPS" } else { "HTTP" };
+    assert_eq!(
+        port["containerPort"].as_u64(),
+        Some(u64::from(listen.port()))
+    );
+    let scheme = if config.tls.cert.is_some() {
+        "HTTPS"
+    } else {
+        "HTTP"
+    };
     for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"], path);
@@ -351,7 +400,9 @@ fn kubernetes_manifests_agree_with_the_server_configuration() {
     let claim = named(
         &objects,
         "PersistentVolumeClaim",
-        volume["persistentVolumeClaim"]["claimName"].as_str().unwrap(),
+        volume["persistentVolumeClaim"]["claimName"]
+            .as_str()
+            .unwrap(),
     );
     assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteOnce");
     // The configuration and the policy come from the ConfigMap, and the policy loads.

@@ -46,13 +46,17 @@ fn free_port() -> u16 {
 
 impl Prometheus {
     fn start(dir: &Path, config: &str) -> Prometheus {
-        let binary = std::env::var_os("PROMETHEUS").map_or_else(|| PathBuf::from("prometheus"), PathBuf::from);
+        let binary = std::env::var_os("PROMETHEUS")
+            .map_or_else(|| PathBuf::from("prometheus"), PathBuf::from);
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
         let port = free_port();
         let child = Command::new(&binary)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
@@ -107,7 +111,10 @@ impl Prometheus {
         let body: Value = serde_json::from_reader(response.into_body().into_reader()).unwrap();
         assert_eq!(status, 200, "{promql}: {body}");
         assert_eq!(body["status"], "success", "{promql}: {body}");
-        body["data"]["result"].as_array().cloned().unwrap_or_default()
+        body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The value of a query with one series, if it has one.
@@ -158,7 +165,11 @@ fn serve(dir: &Path, require_auth: bool) -> Served {
     )
     .unwrap();
     let (server, address) = start(&data, &config);
-    let created = run_in(&data, &["token", "create", "--role", "ingest", "--name", "hook"], b"");
+    let created = run_in(
+        &data,
+        &["token", "create", "--role", "ingest", "--name", "hook"],
+        b"",
+    );
     assert!(created.status.success(), "{}", text(&created.stderr));
     Served {
         server,
@@ -200,7 +211,17 @@ fn ingest(served: &Served) {
                 .collect(),
         )
     };
-    for number in 0..BATCHES {
+    // The server reads a token created beside it within a second.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = post(batch(0)).unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(status == 401 && Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for number in 1..BATCHES {
         let response = post(batch(number)).unwrap();
         assert_eq!(response.status(), 200);
     }
@@ -362,7 +383,11 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
             ']' if !quoted => brackets -= 1,
             _ => {}
         }
-        cleaned.push(if hidden || "\"{}[]".contains(c) { ' ' } else { c });
+        cleaned.push(if hidden || "\"{}[]".contains(c) {
+            ' '
+        } else {
+            c
+        });
     }
     let identifier = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
     let mut names = BTreeSet::new();
@@ -395,8 +420,7 @@ fn metric_names(expression: &str) -> BTreeSet<String> {
             grouping = true;
             continue;
         }
-        if after.starts_with('(') || matches!(word, "and" | "or" | "unless" | "bool" | "offset")
-        {
+        if after.starts_with('(') || matches!(word, "and" | "or" | "unless" | "bool" | "offset") {
             continue;
         }
         names.insert(word.to_owned());
@@ -424,7 +448,9 @@ fn dashboard_queries_have_data(prometheus: &Prometheus, served: &Served) {
             "Authorization",
             &format!(
                 "Bearer {}",
-                std::fs::read_to_string(served.data.join("admin.token")).unwrap().trim()
+                std::fs::read_to_string(served.data.join("admin.token"))
+                    .unwrap()
+                    .trim()
             ),
         )
         .call()
@@ -476,7 +502,8 @@ fn shipped_scrape_configuration_is_valid() {
     }
     let path = dir.path().join("prometheus.yml");
     std::fs::write(&path, config).unwrap();
-    let promtool = std::env::var_os("PROMTOOL").map_or_else(|| PathBuf::from("promtool"), PathBuf::from);
+    let promtool =
+        std::env::var_os("PROMTOOL").map_or_else(|| PathBuf::from("promtool"), PathBuf::from);
     let checked = Command::new(&promtool)
         .args(["check", "config"])
         .arg(&path)
