@@ -91,7 +91,7 @@ impl IngestQueue {
     /// Queues a job, waiting for room while the queue is full (collectors: a full queue
     /// holds the source back) until `stop` is set.
     pub(crate) fn submit_waiting(&self, job: Job, stop: &AtomicBool) -> Result<(), SubmitError> {
-        let mut message = Message::Job(job);
+        let mut message = Message::Job(Box::new(job));
         loop {
             match self.sender.try_send(message) {
                 Ok(()) => {

@@ -456,20 +456,35 @@ fn kubernetes_manifests_agree_with_the_server_configuration() {
     )["data"][&key]
         .as_str()
         .unwrap();
-    // What it reads is under the host's /var/log; where it keeps state is a host path too.
-    let paths: Vec<&str> = agent_config
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("path = "))
-        .map(|path| path.trim_matches('"'))
-        .collect();
-    assert!(!paths.is_empty());
-    for path in paths {
-        assert!(path.starts_with("/var/log/"), "{path}");
+    // The agent accepts its configuration; what it reads is under the host's /var/log, its
+    // state on a host path, its credentials in the mounted Secret.
+    let parsed: agent::AgentFile =
+        toml::from_str(agent_config).unwrap_or_else(|error| panic!("{error}\n{agent_config}"));
+    collect::config::validate(&parsed.sources).unwrap();
+    let value: toml::Value = toml::from_str(agent_config).unwrap();
+    let sources = value["sources"].as_array().unwrap();
+    assert!(!sources.is_empty());
+    for source in sources {
+        for path in source["paths"].as_array().unwrap() {
+            let path = path.as_str().unwrap();
+            assert!(path.starts_with("/var/log/"), "{path}");
+        }
     }
-    let state = agent_config
-        .lines()
-        .find_map(|line| line.strip_prefix("data = "))
-        .unwrap()
-        .trim_matches('"');
-    assert!(mounted(pod, agent, Path::new(state))["hostPath"]["path"].is_string());
+    assert!(mounted(pod, agent, &parsed.agent.state)["hostPath"]["path"].is_string());
+    for file in [
+        parsed.agent.client_cert,
+        parsed.agent.client_key,
+        parsed.agent.ca,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (volume, key) = holding(pod, agent, &file);
+        let secret = named(
+            &objects,
+            "Secret",
+            volume["secret"]["secretName"].as_str().unwrap(),
+        );
+        assert!(secret["stringData"][&key].is_string(), "{key}");
+    }
 }
