@@ -307,8 +307,7 @@ async fn ingest_request(
         tokio::task::spawn_blocking(move || ingest::decode(format, &body, &input, &policy))
             .await
             .map_err(|error| ApiError::internal(&error))?;
-    shared.metrics.add_received(&decoded.received);
-    shared.metrics.add_decisions(&decoded.decisions);
+    shared.metrics.add_decoded(&decoded.counts);
     let answer = IngestAnswer {
         events: decoded.events,
         kept: decoded.prepared.len() as u64,
@@ -322,6 +321,8 @@ async fn ingest_request(
             prepared: decoded.prepared,
             bytes: body_len,
             quarantine: decoded.quarantine,
+            format: format.name(),
+            counts: decoded.counts,
             ack,
         };
         match shared.queue.try_submit(job) {

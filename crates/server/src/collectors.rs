@@ -17,6 +17,10 @@ use crate::ingest::Decoded;
 use crate::metrics::Metrics;
 use crate::pipeline::{IngestQueue, Job, SubmitError};
 
+/// The `format` label of the records a collector quarantines (a source's own counts are
+/// in the collector metrics, by source).
+const COLLECTOR_FORMAT: &str = "collector";
+
 /// Stores collected batches through the writer.
 #[derive(Debug)]
 pub(crate) struct StoreSink {
@@ -33,8 +37,7 @@ impl Sink for StoreSink {
         for event in batch.events {
             decoded.keep(event, &self.policy);
         }
-        self.metrics.add_received(&decoded.received);
-        self.metrics.add_decisions(&decoded.decisions);
+        self.metrics.add_decoded(&decoded.counts);
         let quarantine: Vec<QuarantineEntry> = batch
             .rejected
             .into_iter()
@@ -52,6 +55,8 @@ impl Sink for StoreSink {
                 prepared: decoded.prepared,
                 bytes: batch.bytes,
                 quarantine,
+                format: COLLECTOR_FORMAT,
+                counts: decoded.counts,
                 ack,
             };
             match self.queue.submit_waiting(job, &self.stop) {

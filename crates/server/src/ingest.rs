@@ -11,7 +11,6 @@
 //! Invariant: every record of the body is accounted for: kept, dropped by policy, or
 //! quarantined.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use event::{AuditEvent, Origin};
@@ -22,7 +21,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use store::{Prepared, QuarantineEntry};
 
-use crate::metrics::{ReceivedLabels, code_class, verb_label};
+use crate::metrics::{LabelCounts, ReceivedLabels, code_class, verb_label};
 
 /// What a body gave.
 #[derive(Debug, Default)]
@@ -35,10 +34,8 @@ pub(crate) struct Decoded {
     pub(crate) events: u64,
     /// Events dropped by the policy.
     pub(crate) dropped: u64,
-    /// Events decoded, by labels.
-    pub(crate) received: HashMap<ReceivedLabels, u64>,
-    /// Policy decisions by level.
-    pub(crate) decisions: HashMap<&'static str, u64>,
+    /// Events received and dropped by labels, the labels of the kept ones, decisions.
+    pub(crate) counts: LabelCounts,
 }
 
 #[derive(Deserialize)]
@@ -81,31 +78,38 @@ struct Sink<'a> {
 impl Sink<'_> {
     /// Decodes `body` as one JSON document; false when it is not one (JSON lines).
     fn json_document(&mut self, body: &[u8]) -> bool {
-        let items: Vec<&RawValue> = match serde_json::from_slice::<&RawValue>(body) {
-            Err(_) => return false,
-            Ok(value) => {
-                let text = value.get();
-                if text.starts_with('[') {
-                    match serde_json::from_str::<Vec<&RawValue>>(text) {
-                        Ok(items) => items,
-                        Err(_) => return false,
-                    }
-                } else {
-                    match serde_json::from_str::<Envelope<'_>>(text) {
-                        Ok(Envelope { items: Some(items) }) => items,
-                        _ => vec![value],
-                    }
+        // One parse for the common shapes (the items are only delimited here, and decoded
+        // one by one below); a second only to tell a malformed list from JSON lines.
+        let document = body.trim_ascii();
+        let items: Vec<&[u8]> = if document.starts_with(b"[") {
+            match serde_json::from_slice::<Vec<&RawValue>>(document) {
+                Ok(items) => items.iter().map(|item| item.get().as_bytes()).collect(),
+                Err(_) => return false,
+            }
+        } else {
+            match serde_json::from_slice::<Envelope<'_>>(document) {
+                Ok(Envelope { items: Some(items) }) => {
+                    items.iter().map(|item| item.get().as_bytes()).collect()
                 }
+                Ok(Envelope { items: None }) => vec![document],
+                // One JSON value that is no list (a single event, or `items` of the wrong
+                // type): decoded as one event, which reports what is wrong.
+                Err(_) if serde_json::from_slice::<&RawValue>(document).is_ok() => vec![document],
+                Err(_) => return false,
             }
         };
         let origin = Origin {
             input: Some(Arc::from(self.input)),
             ..Origin::default()
         };
-        for (index, item) in items.iter().enumerate() {
-            let bytes = item.get().as_bytes();
-            let offset = (bytes.as_ptr() as usize).saturating_sub(body.as_ptr() as usize) as u64;
-            let line = 1 + memchr::memchr_iter(b'\n', &body[..offset as usize]).count() as u64;
+        // Line numbers counted incrementally: the items come in body order.
+        let (mut counted, mut line) = (0, 1);
+        for (index, bytes) in items.iter().enumerate() {
+            let start = (bytes.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
+            let start = start.clamp(counted, body.len());
+            line += memchr::memchr_iter(b'\n', &body[counted..start]).count() as u64;
+            counted = start;
+            let offset = start as u64;
             let origin = Origin {
                 line: Some(line),
                 offset: Some(offset),
@@ -175,14 +179,13 @@ impl Decoded {
     pub(crate) fn keep(&mut self, mut event: AuditEvent, policy: &Policy) {
         self.events += 1;
         let labels = ReceivedLabels {
-            source: event.origin.source.as_str().to_owned(),
-            verb: verb_label(&event.verb).to_owned(),
-            code_class: code_class(event.status.as_ref().and_then(|s| s.code)).to_owned(),
+            source: event.origin.source.as_str(),
+            verb: verb_label(&event.verb),
+            code_class: code_class(event.status.as_ref().and_then(|s| s.code)),
         };
-        *self.received.entry(labels).or_default() += 1;
         let verdict = policy.apply(&mut event);
         let level = verdict.level().map_or("None", |level| level.as_str());
-        *self.decisions.entry(level).or_default() += 1;
+        self.counts.add(labels, level, verdict.is_kept());
         if verdict.is_kept() {
             self.prepared.push(&event);
         } else {
@@ -248,6 +251,23 @@ mod tests {
         assert_eq!(decoded.quarantine.len(), 1);
         assert_eq!(decoded.quarantine[0].raw, br#"{"kind":"Event","verb":7}"#);
         assert!(decoded.quarantine[0].message.starts_with("item 1:"));
+        // In a pretty-printed list, a bad item's line is where it starts.
+        let pretty = format!(
+            "{{\n  \"items\": [\n    {},\n    {{\"verb\": 7}},\n    {}\n  ]\n}}\n",
+            event("a"),
+            event("b")
+        );
+        let decoded = decode_k8s(&pretty);
+        assert_eq!(decoded.prepared.len(), 2);
+        assert_eq!(decoded.quarantine.len(), 1);
+        assert_eq!(decoded.quarantine[0].line, 4);
+        assert_eq!(
+            decoded.quarantine[0].offset as usize,
+            pretty.find("{\"verb\"").unwrap()
+        );
+        // `items` that is no list: one value, decoded as one event, quarantined.
+        let decoded = decode_k8s(r#"{"kind":"EventList","items":5}"#);
+        assert_eq!((decoded.prepared.len(), decoded.quarantine.len()), (0, 1));
         let lines = format!("{}\nnot json\n{}\n", event("a"), event("b"));
         let decoded = decode_k8s(&lines);
         assert_eq!(decoded.prepared.len(), 2);

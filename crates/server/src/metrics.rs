@@ -6,26 +6,53 @@
 //!
 //! Names follow the Prometheus conventions: `auditrail_` prefix, base units (seconds,
 //! bytes), `_total` for counters (added by the encoder). Label values are bounded sets
-//! (source kinds, verbs, code classes, levels, reasons), never user names or ids.
+//! (source kinds, verbs, code classes, levels, formats, reasons), never user names or ids.
+//!
+//! The event counters share the labels `source`, `verb` and `code_class`, so that for every
+//! label set `received = stored + duplicate + dropped` once the requests are answered
+//! (events of a request refused for overload are not received: nothing of it is kept).
+//! `process_*` are the standard process metrics (resident memory, CPU, open files), read
+//! from `/proc` at each scrape on Linux.
 
-use std::collections::HashMap;
-
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Labels of received events.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// Labels of received, stored and duplicate events.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReceivedLabels {
     /// Source kind (`k8s`, `okd`, …).
-    pub source: String,
+    pub source: &'static str,
     /// Verb (bounded: known Kubernetes verbs, else `other`).
-    pub verb: String,
+    pub verb: &'static str,
     /// `2xx`, `4xx`, …, or `none`.
-    pub code_class: String,
+    pub code_class: &'static str,
+}
+
+/// Labels of dropped events: those of [`ReceivedLabels`] and why.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DroppedLabels {
+    /// Source kind.
+    pub source: &'static str,
+    /// Verb (bounded).
+    pub verb: &'static str,
+    /// Code class.
+    pub code_class: &'static str,
+    /// Why (`policy`).
+    pub reason: &'static str,
+}
+
+/// A single `format` label (the ingest endpoint's format).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FormatLabels {
+    /// `k8s`, `okd`, … (`unknown` for a path naming no format).
+    pub format: &'static str,
 }
 
 /// A single `reason` label.
@@ -57,16 +84,16 @@ pub struct Metrics {
     registry: Registry,
     /// Events decoded from requests.
     pub events_received: Family<ReceivedLabels, Counter>,
-    /// Events made durable.
-    pub events_stored: Counter,
+    /// Events made durable (new leaves of the ledger).
+    pub events_stored: Family<ReceivedLabels, Counter>,
     /// Events not stored again because they were stored already (retries).
-    pub events_duplicate: Counter,
+    pub events_duplicate: Family<ReceivedLabels, Counter>,
     /// Events dropped, by reason (`policy`).
-    pub events_dropped: Family<ReasonLabels, Counter>,
+    pub events_dropped: Family<DroppedLabels, Counter>,
     /// Policy decisions by level.
     pub policy_decisions: Family<LevelLabels, Counter>,
-    /// Records quarantined as malformed.
-    pub quarantined_records: Counter,
+    /// Records (lines, list items) quarantined as malformed, by format.
+    pub quarantined_records: Family<FormatLabels, Counter>,
     /// Ingest requests answered, by format and status code.
     pub ingest_requests: Family<RequestLabels, Counter>,
     /// Requests refused before anything was accepted, by reason.
@@ -102,11 +129,11 @@ impl Metrics {
         let metrics = Metrics {
             registry: Registry::default(),
             events_received: Family::default(),
-            events_stored: Counter::default(),
-            events_duplicate: Counter::default(),
+            events_stored: Family::default(),
+            events_duplicate: Family::default(),
             events_dropped: Family::default(),
             policy_decisions: Family::default(),
-            quarantined_records: Counter::default(),
+            quarantined_records: Family::default(),
             ingest_requests: Family::default(),
             requests_refused: Family::default(),
             ingest_batch_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
@@ -121,12 +148,12 @@ impl Metrics {
         let r = &mut registry;
         r.register(
             "auditrail_events_received",
-            "Events decoded from ingest requests",
+            "Events decoded from ingest requests, by source kind, verb and status code class",
             metrics.events_received.clone(),
         );
         r.register(
             "auditrail_events_stored",
-            "Events made durable in the ledger",
+            "Events made durable in the ledger (new leaves), by source kind, verb and status code class",
             metrics.events_stored.clone(),
         );
         r.register(
@@ -136,7 +163,7 @@ impl Metrics {
         );
         r.register(
             "auditrail_events_dropped",
-            "Events dropped, by reason",
+            "Events not stored, by source kind, verb, status code class and reason (policy: the audit policy's level None or an omitted stage)",
             metrics.events_dropped.clone(),
         );
         r.register(
@@ -146,7 +173,7 @@ impl Metrics {
         );
         r.register(
             "auditrail_quarantined_records",
-            "Malformed input records kept in quarantine",
+            "Malformed input records (lines, list items) kept raw in the quarantine file, by ingest format",
             metrics.quarantined_records.clone(),
         );
         r.register(
@@ -166,7 +193,7 @@ impl Metrics {
         );
         r.register(
             "auditrail_ledger_append_seconds",
-            "Time of one group commit: deduplication and the durable ledger append with its fsync",
+            "Time of one group commit: quarantine write, deduplication, and the ledger append with its fsync",
             metrics.ledger_append_seconds.clone(),
         );
         r.register(
@@ -195,6 +222,7 @@ impl Metrics {
             metrics.ingest_in_flight.clone(),
         );
         metrics.collectors.register(r);
+        r.register_collector(Box::new(ProcessCollector));
         Metrics {
             registry,
             ..metrics
@@ -209,28 +237,31 @@ impl Metrics {
         text
     }
 
-    /// Adds a request's per-label counts.
-    pub(crate) fn add_received(&self, counts: &HashMap<ReceivedLabels, u64>) {
-        for (labels, count) in counts {
-            self.events_received.get_or_create(labels).inc_by(*count);
+    /// Adds a request's counts: events received, dropped by the policy, policy decisions.
+    pub(crate) fn add_decoded(&self, counts: &LabelCounts) {
+        for (labels, count) in counts.labels.iter().zip(&counts.received) {
+            if *count > 0 {
+                self.events_received.get_or_create(labels).inc_by(*count);
+            }
         }
-    }
-
-    /// Adds a request's policy decisions.
-    pub(crate) fn add_decisions(&self, counts: &HashMap<&'static str, u64>) {
-        for (level, count) in counts {
+        for (labels, count) in counts.labels.iter().zip(&counts.dropped) {
+            if *count > 0 {
+                self.events_dropped
+                    .get_or_create(&DroppedLabels {
+                        source: labels.source,
+                        verb: labels.verb,
+                        code_class: labels.code_class,
+                        reason: "policy",
+                    })
+                    .inc_by(*count);
+            }
+        }
+        for (level, count) in &counts.decisions {
             self.policy_decisions
                 .get_or_create(&LevelLabels {
                     level: (*level).to_owned(),
                 })
                 .inc_by(*count);
-            if *level == "None" {
-                self.events_dropped
-                    .get_or_create(&ReasonLabels {
-                        reason: "policy".to_owned(),
-                    })
-                    .inc_by(*count);
-            }
         }
     }
 
@@ -244,8 +275,170 @@ impl Metrics {
     }
 }
 
+/// A request's events counted by label set: a small table of the distinct label sets, with
+/// the index of every kept event's label set, in order, so that the writer can count what
+/// it stored.
+#[derive(Debug, Default)]
+pub(crate) struct LabelCounts {
+    /// The distinct label sets.
+    pub(crate) labels: Vec<ReceivedLabels>,
+    /// Events received per label set.
+    pub(crate) received: Vec<u64>,
+    /// Events dropped by the policy per label set.
+    pub(crate) dropped: Vec<u64>,
+    /// The label set of every kept event, in the order of the batch.
+    pub(crate) kept: Vec<u32>,
+    /// Policy decisions by level.
+    pub(crate) decisions: Vec<(&'static str, u64)>,
+}
+
+impl LabelCounts {
+    /// Counts one event; `kept` tells whether the policy kept it.
+    pub(crate) fn add(&mut self, labels: ReceivedLabels, level: &'static str, kept: bool) {
+        // A request holds few label sets (sources × verbs × classes): a linear scan of a
+        // short table beats hashing.
+        let index = match self.labels.iter().position(|known| *known == labels) {
+            Some(index) => index,
+            None => {
+                self.labels.push(labels);
+                self.received.push(0);
+                self.dropped.push(0);
+                self.labels.len() - 1
+            }
+        };
+        self.received[index] += 1;
+        if kept {
+            self.kept.push(index as u32);
+        } else {
+            self.dropped[index] += 1;
+        }
+        match self.decisions.iter_mut().find(|(known, _)| *known == level) {
+            Some((_, count)) => *count += 1,
+            None => self.decisions.push((level, 1)),
+        }
+    }
+
+    /// Counts the kept events of this request as stored or duplicate; `duplicates` are the
+    /// indices (ascending, relative to this request's batch) of those stored before.
+    pub(crate) fn add_stored(&self, metrics: &Metrics, duplicates: &[usize]) {
+        let mut stored = vec![0u64; self.labels.len()];
+        let mut again = vec![0u64; self.labels.len()];
+        let mut next = duplicates.iter().peekable();
+        for (index, label) in self.kept.iter().enumerate() {
+            if next.next_if(|duplicate| **duplicate == index).is_some() {
+                again[*label as usize] += 1;
+            } else {
+                stored[*label as usize] += 1;
+            }
+        }
+        for ((labels, stored), again) in self.labels.iter().zip(stored).zip(again) {
+            if stored > 0 {
+                metrics.events_stored.get_or_create(labels).inc_by(stored);
+            }
+            if again > 0 {
+                metrics.events_duplicate.get_or_create(labels).inc_by(again);
+            }
+        }
+    }
+}
+
+/// The standard `process_*` metrics of this process, read from `/proc/self` at each scrape
+/// (absent where there is no `/proc`).
+#[derive(Debug)]
+struct ProcessCollector;
+
+/// Clock ticks per second of `/proc/self/stat` (`USER_HZ`: 100 in the kernel ABI of every
+/// architecture Linux exports it on).
+const USER_HZ: f64 = 100.0;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(process) = read_process() else {
+            return Ok(());
+        };
+        let gauges = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                process.resident_bytes,
+            ),
+            (
+                "process_resident_memory_max_bytes",
+                "Peak resident memory size in bytes since the process started",
+                process.resident_max_bytes,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                process.virtual_bytes,
+            ),
+            (
+                "process_open_fds",
+                "Open file descriptors",
+                process.open_fds,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        let cpu = ConstCounter::new(process.cpu_seconds);
+        let metric = encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "User and system CPU time spent in seconds",
+            None,
+            cpu.metric_type(),
+        )?;
+        cpu.encode(metric)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Process {
+    resident_bytes: u64,
+    resident_max_bytes: u64,
+    virtual_bytes: u64,
+    open_fds: u64,
+    cpu_seconds: f64,
+}
+
+fn read_process() -> Option<Process> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|value| value.parse::<u64>().ok())
+            .map_or(0, |value| value * 1024)
+    };
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+    let cpu_ticks = ticks(11) + ticks(12);
+    let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |dir| dir.count() as u64);
+    Some(Process {
+        resident_bytes: kib("VmRSS:"),
+        resident_max_bytes: kib("VmHWM:"),
+        virtual_bytes: kib("VmSize:"),
+        open_fds,
+        cpu_seconds: cpu_ticks as f64 / USER_HZ,
+    })
+}
+
 /// A verb as a bounded label value.
-pub(crate) fn verb_label(verb: &str) -> &str {
+pub(crate) fn verb_label(verb: &str) -> &'static str {
     const KNOWN: [&str; 15] = [
         "get",
         "list",
@@ -263,7 +456,11 @@ pub(crate) fn verb_label(verb: &str) -> &str {
         "options",
         "impersonate",
     ];
-    if KNOWN.contains(&verb) { verb } else { "other" }
+    KNOWN
+        .iter()
+        .find(|known| **known == verb)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// The class of an HTTP status code.

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use crate::clock;
 use crate::error::ServerError;
 use crate::limits::{GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX, SUBMIT_RETRY};
-use crate::metrics::Metrics;
+use crate::metrics::{FormatLabels, LabelCounts, Metrics};
 
 /// A batch for the writer.
 #[derive(Debug)]
@@ -35,6 +35,10 @@ pub(crate) struct Job {
     pub(crate) prepared: Prepared,
     pub(crate) bytes: usize,
     pub(crate) quarantine: Vec<QuarantineEntry>,
+    /// The ingest format (the label of quarantined records).
+    pub(crate) format: &'static str,
+    /// The labels of the kept events, to count what is stored.
+    pub(crate) counts: LabelCounts,
     pub(crate) ack: oneshot::Sender<Result<(), WriteFailed>>,
 }
 
@@ -45,7 +49,7 @@ pub(crate) struct WriteFailed;
 /// What goes over the queue.
 #[derive(Debug)]
 pub(crate) enum Message {
-    Job(Job),
+    Job(Box<Job>),
     Stop,
 }
 
@@ -74,7 +78,7 @@ impl IngestQueue {
 
     /// Queues a job without waiting.
     pub(crate) fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
-        match self.sender.try_send(Message::Job(job)) {
+        match self.sender.try_send(Message::Job(Box::new(job))) {
             Ok(()) => {
                 self.metrics.queue_batches.inc();
                 Ok(())
@@ -87,7 +91,7 @@ impl IngestQueue {
     /// Queues a job, waiting for room while the queue is full (collectors: a full queue
     /// holds the source back) until `stop` is set.
     pub(crate) fn submit_waiting(&self, job: Job, stop: &AtomicBool) -> Result<(), SubmitError> {
-        let mut message = Message::Job(job);
+        let mut message = Message::Job(Box::new(job));
         loop {
             match self.sender.try_send(message) {
                 Ok(()) => {
@@ -136,7 +140,7 @@ fn write_loop(
     let mut stopping = false;
     while !stopping {
         match receiver.recv() {
-            Ok(Message::Job(job)) => jobs.push(job),
+            Ok(Message::Job(job)) => jobs.push(*job),
             Ok(Message::Stop) | Err(_) => break,
         }
         let mut events = jobs[0].prepared.len();
@@ -146,7 +150,7 @@ fn write_loop(
                 Ok(Message::Job(job)) => {
                     events += job.prepared.len();
                     bytes += job.bytes;
-                    jobs.push(job);
+                    jobs.push(*job);
                 }
                 Ok(Message::Stop) => {
                     stopping = true;
@@ -186,7 +190,12 @@ fn commit(
                 tracing::error!("cannot write the quarantine file: {error}");
                 WriteFailed
             })?;
-        metrics.quarantined_records.inc_by(quarantine.len() as u64);
+        for job in jobs.iter().filter(|job| !job.quarantine.is_empty()) {
+            metrics
+                .quarantined_records
+                .get_or_create(&FormatLabels { format: job.format })
+                .inc_by(job.quarantine.len() as u64);
+        }
     }
     let batch = if let [job] = jobs {
         &job.prepared
@@ -200,16 +209,28 @@ fn commit(
     if batch.is_empty() {
         return Ok(());
     }
-    let outcome = store.append(batch, clock::now()).map_err(|error| {
-        tracing::error!("cannot store a batch of {} events: {error}", batch.len());
-        WriteFailed
-    })?;
+    let mut duplicates = Vec::new();
+    store
+        .append_noting_duplicates(batch, clock::now(), &mut |index| duplicates.push(index))
+        .map_err(|error| {
+            tracing::error!("cannot store a batch of {} events: {error}", batch.len());
+            WriteFailed
+        })?;
     metrics
         .ledger_append_seconds
         .observe(started.elapsed().as_secs_f64());
     metrics.group_commit_requests.observe(jobs.len() as f64);
-    metrics.events_stored.inc_by(outcome.stored);
-    metrics.events_duplicate.inc_by(outcome.duplicates);
+    // The duplicates' indices are ascending over the merged batch: split them by job.
+    let mut first = 0;
+    let mut rest = &duplicates[..];
+    for job in jobs {
+        let end = first + job.prepared.len();
+        let split = rest.partition_point(|index| *index < end);
+        let own: Vec<usize> = rest[..split].iter().map(|index| index - first).collect();
+        job.counts.add_stored(metrics, &own);
+        rest = &rest[split..];
+        first = end;
+    }
     update_ledger_gauges(store, metrics);
     Ok(())
 }

@@ -29,6 +29,10 @@ struct Harness {
 }
 
 fn harness_with(limits: Limits, writer: bool) -> Harness {
+    harness_with_policy(limits, writer, Policy::permissive())
+}
+
+fn harness_with_policy(limits: Limits, writer: bool, policy: Policy) -> Harness {
     let data = tempfile::tempdir().unwrap();
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_750_000_000);
     let tokens = Tokens::new(data.path());
@@ -56,7 +60,7 @@ fn harness_with(limits: Limits, writer: bool) -> Harness {
     };
     let state = AppState::new(StateParts {
         queue,
-        policy: Arc::new(Policy::permissive()),
+        policy: Arc::new(policy),
         auth,
         metrics,
         limits,
@@ -173,9 +177,13 @@ async fn credentials_and_roles() {
     );
     let (status, _, text) = h.send(metrics(Some(h.read.clone()))).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.contains("auditrail_events_stored_total 1"), "{text}");
+    let labels = r#"{source="k8s",verb="list",code_class="2xx"}"#;
     assert!(
-        text.contains("auditrail_events_duplicate_total 1"),
+        text.contains(&format!("auditrail_events_stored_total{labels} 1\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("auditrail_events_duplicate_total{labels} 1\n")),
         "{text}"
     );
     // A client certificate whose subject has the ingest role.
@@ -384,5 +392,125 @@ async fn rate_limit_per_principal() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Another principal has its own bucket.
     assert_eq!(h.post(K8S, Some(&h.admin), body).await.0, StatusCode::OK);
+    h.finish();
+}
+
+/// One sample of the exposition `text`: `name` with exactly `labels` (`{…}` or empty).
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{labels} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|value| value.parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_account_for_every_event_by_source_verb_and_code_class() {
+    let policy = Policy::load(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  verbs: [get]\n- level: Metadata\n",
+    )
+    .unwrap()
+    .policy;
+    let h = harness_with_policy(Limits::default(), true, policy);
+    let get = |id: &str| event(id).replace(r#""verb":"list""#, r#""verb":"get""#);
+    let forbidden = |id: &str| event(id).replace(r#""code":200"#, r#""code":403"#);
+    // 3 lists (2xx), 1 list refused (4xx), 2 gets dropped by the policy, 1 malformed item.
+    let first = format!(
+        r#"{{"kind":"EventList","items":[{},{},{},{},{},{},{{"kind":"Event","verb":7}}]}}"#,
+        event("m-1"),
+        event("m-2"),
+        event("m-3"),
+        forbidden("m-4"),
+        get("m-5"),
+        get("m-6"),
+    );
+    let (status, text) = h.post(K8S, Some(&h.ingest), first).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // A retry of two of them with one new event: two duplicates, one stored.
+    let second = event_list(&["m-1".to_owned(), "m-2".to_owned(), "m-7".to_owned()]);
+    let (status, text) = h.post(K8S, Some(&h.ingest), second).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let request = Request::get("/metrics")
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.read))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, text) = h.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+    );
+    let list_ok = r#"{source="k8s",verb="list",code_class="2xx"}"#;
+    let list_refused = r#"{source="k8s",verb="list",code_class="4xx"}"#;
+    let get_ok = r#"{source="k8s",verb="get",code_class="2xx"}"#;
+    let expect = [
+        ("auditrail_events_received_total", list_ok, 6.0),
+        ("auditrail_events_received_total", list_refused, 1.0),
+        ("auditrail_events_received_total", get_ok, 2.0),
+        ("auditrail_events_stored_total", list_ok, 4.0),
+        ("auditrail_events_stored_total", list_refused, 1.0),
+        ("auditrail_events_duplicate_total", list_ok, 2.0),
+        (
+            "auditrail_events_dropped_total",
+            r#"{source="k8s",verb="get",code_class="2xx",reason="policy"}"#,
+            2.0,
+        ),
+        ("auditrail_policy_decisions_total", r#"{level="None"}"#, 2.0),
+        (
+            "auditrail_policy_decisions_total",
+            r#"{level="Metadata"}"#,
+            7.0,
+        ),
+        (
+            "auditrail_quarantined_records_total",
+            r#"{format="k8s"}"#,
+            1.0,
+        ),
+        (
+            "auditrail_ingest_requests_total",
+            r#"{format="k8s",code="200"}"#,
+            2.0,
+        ),
+        ("auditrail_ledger_tree_size", "", 5.0),
+        ("auditrail_ingest_batch_seconds_count", "", 2.0),
+    ];
+    for (name, labels, value) in expect {
+        assert_eq!(
+            sample(&text, name, labels),
+            Some(value),
+            "{name}{labels}\n{text}"
+        );
+    }
+    assert_eq!(sample(&text, "auditrail_events_stored_total", get_ok), None);
+    assert!(sample(&text, "auditrail_ledger_bytes", "").unwrap() > 0.0);
+    assert!(sample(&text, "auditrail_ledger_append_seconds_count", "").unwrap() >= 2.0);
+    // Every event counter of the exposition is `_total`, every histogram in seconds or a
+    // count, and the process metrics are there (Linux).
+    if cfg!(target_os = "linux") {
+        assert!(sample(&text, "process_resident_memory_bytes", "").unwrap() > 1e6);
+        assert!(sample(&text, "process_open_fds", "").unwrap() > 0.0);
+        assert!(sample(&text, "process_cpu_seconds_total", "").is_some());
+    }
+    for line in text.lines().filter(|line| line.starts_with("# TYPE ")) {
+        let mut words = line.split_whitespace().skip(2);
+        let (name, kind) = (words.next().unwrap(), words.next().unwrap());
+        assert!(
+            name.starts_with("auditrail_") || name.starts_with("process_"),
+            "{line}"
+        );
+        if kind == "counter" {
+            assert!(
+                text.contains(&format!("\n{name}_total")),
+                "{name}: a counter's samples end in _total"
+            );
+        }
+        if kind == "histogram" {
+            assert!(
+                name.ends_with("_seconds") || name.ends_with("_requests"),
+                "{name}: a histogram in base units"
+            );
+        }
+    }
     h.finish();
 }

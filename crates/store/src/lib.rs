@@ -358,14 +358,27 @@ impl Store {
         prepared: &Prepared,
         now: SystemTime,
     ) -> Result<AppendOutcome, StoreError> {
+        self.append_noting_duplicates(prepared, now, &mut |_| {})
+    }
+
+    /// [`append`](Store::append), calling `duplicate(i)` for every event `i` of `prepared`
+    /// that is not stored again, so that a caller can tell what it stored (the server counts
+    /// stored events by source, verb and code class).
+    pub fn append_noting_duplicates(
+        &mut self,
+        prepared: &Prepared,
+        now: SystemTime,
+        duplicate: &mut dyn FnMut(usize),
+    ) -> Result<AppendOutcome, StoreError> {
         let mut records = Vec::with_capacity(prepared.len());
         let mut keys = Vec::with_capacity(prepared.len());
         let mut batch_keys =
             keys::KeySet::with_capacity_and_hasher(prepared.len(), keys::KeyHashing);
         let mut duplicates = 0;
-        for (record, key) in prepared.records() {
+        for (index, (record, key)) in prepared.records().enumerate() {
             if self.keys.contains(key) || !batch_keys.insert(*key) {
                 duplicates += 1;
+                duplicate(index);
                 continue;
             }
             records.push(record);

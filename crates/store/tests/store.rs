@@ -62,6 +62,28 @@ fn the_same_events_are_stored_once() {
 }
 
 #[test]
+fn duplicates_are_named_by_their_index_in_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = events(30, 3);
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    store
+        .append(&Prepared::from_events(&batch[..10]), now())
+        .unwrap();
+    // Indices 0..10 are stored already; 25.. repeat 20.. within the batch.
+    let mut mixed = batch.clone();
+    mixed.extend_from_slice(&batch[20..25]);
+    let mut noted = Vec::new();
+    let outcome = store
+        .append_noting_duplicates(&Prepared::from_events(&mixed), now(), &mut |index| {
+            noted.push(index);
+        })
+        .unwrap();
+    let expected: Vec<usize> = (0..10).chain(30..35).collect();
+    assert_eq!(noted, expected);
+    assert_eq!((outcome.stored, outcome.duplicates), (20, 15));
+}
+
+#[test]
 fn stored_events_read_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let batch = events(300, 3);

@@ -5,7 +5,9 @@
 
 mod collect;
 mod convert;
+mod deploy;
 mod policy_check;
+mod prometheus;
 mod prune;
 mod query;
 mod report;

@@ -50,13 +50,25 @@ fn pki(dir: &Path) -> Pki {
     }
 }
 
-fn start(data: &Path, config: &Path) -> (Child, String) {
+/// Starts `auditrail serve` on a free loopback port; returns the process and its base URL.
+pub(crate) fn start(data: &Path, config: &Path) -> (Child, String) {
     start_on(data, config, "127.0.0.1:0")
 }
 
 /// Starts `auditrail serve` on `listen`; returns it and its base URL once it listens.
-#[allow(clippy::zombie_processes)] // the caller kills and waits for it
 pub(crate) fn start_on(data: &Path, config: &Path, listen: &str) -> (Child, String) {
+    let (child, address, _log) = start_logged(data, config, listen);
+    (child, address)
+}
+
+/// [`start_on`], and the lines the server writes to standard error after it listens, until
+/// it ends.
+#[allow(clippy::zombie_processes)] // the caller kills and waits for it
+pub(crate) fn start_logged(
+    data: &Path,
+    config: &Path,
+    listen: &str,
+) -> (Child, String, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_auditrail"))
         .args(["serve", "--listen", listen, "--config"])
         .arg(config)
@@ -76,8 +88,8 @@ pub(crate) fn start_on(data: &Path, config: &Path, listen: &str) -> (Child, Stri
         if let Some(address) = line.trim().strip_prefix("auditrail serve: listening on ") {
             let address = address.to_owned();
             // Keep draining standard error so that the server never blocks on it.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (child, address);
+            let log = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
+            return (child, address, log);
         }
     }
 }
@@ -227,4 +239,98 @@ fn ledger_ids(data: &Path) -> Vec<String> {
         .filter_map(|seq| store.event(seq).unwrap())
         .map(|event| event.id)
         .collect()
+}
+
+#[test]
+fn sigterm_finishes_in_flight_batches_and_writes_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("auditrail.toml");
+    std::fs::write(&config, "").unwrap();
+    let (mut server, address, log) = start_logged(&data, &config, "127.0.0.1:0");
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let token = token.trim().to_owned();
+    let url = format!("{address}/api/v1/ingest/k8s");
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let senders: Vec<_> = (0..3)
+        .map(|sender| {
+            let url = url.clone();
+            let token = token.clone();
+            let acknowledged = Arc::clone(&acknowledged);
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                for round in 0..200 {
+                    let (ids, body) = batch((sender * 200 + round) * 400);
+                    let Ok(response) = agent
+                        .post(&url)
+                        .header("Authorization", &format!("Bearer {token}"))
+                        .send(body)
+                    else {
+                        return;
+                    };
+                    match response.status().as_u16() {
+                        200 => acknowledged.lock().unwrap().extend(ids),
+                        // Refused before anything was accepted: the batch is not stored.
+                        503 | 429 => {}
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 2000 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    // The server exits by itself, successfully, once it has drained.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop within 60 s of SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert!(status.success(), "serve exited with {status}");
+    let log = log.join().unwrap();
+    assert!(
+        log.iter()
+            .any(|line| line.contains("the trail is closed with a final checkpoint")),
+        "{log:?}"
+    );
+    // The last checkpoint commits to every stored event: nothing is an unsigned tail.
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let events = ledger_ids(&data);
+    let unique: std::collections::HashSet<&String> = events.iter().collect();
+    for id in &acknowledged {
+        assert!(unique.contains(id), "acknowledged event {id} is missing");
+    }
+    let checkpoint = run_in(&data, &["checkpoint"], b"");
+    assert!(checkpoint.status.success());
+    let checkpoint = String::from_utf8(checkpoint.stdout).unwrap();
+    let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let store =
+        store::Store::open(&data, store::StoreOptions::default(), std::time::UNIX_EPOCH).unwrap();
+    assert_eq!(size, store.ledger().tree_size(), "{checkpoint}");
+    assert!(size >= acknowledged.len() as u64);
+    drop(store);
+    let verify = run_in(&data, &["verify"], b"");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
