@@ -460,6 +460,10 @@ impl Store {
                 let end = segment.first_seq + segment.record_count;
                 for item in self.ledger.records(segment.first_seq..end) {
                     let (_, record) = item?;
+                    // Index records describe other records; they have no time of their own.
+                    if columns::IndexRecord::parse(&record).is_some() {
+                        continue;
+                    }
                     if record_time(&record).is_none_or(|time| time >= cutoff) {
                         break 'segments;
                     }
