@@ -31,6 +31,7 @@
 pub mod diff;
 pub mod error;
 pub mod filter;
+pub mod host;
 pub mod keys;
 pub mod limits;
 pub mod report;

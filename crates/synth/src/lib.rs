@@ -83,6 +83,7 @@ use std::collections::BinaryHeap;
 use event::{AuditEvent, Timestamp};
 use rand::{RngExt, SeedableRng};
 
+pub mod auditd;
 mod catalog;
 mod cluster;
 mod ids;

@@ -1,5 +1,7 @@
 //! `auditrail-synth --events N --seed S [--out FILE]`: writes generated Kubernetes audit
 //! traffic as `audit.k8s.io/v1` JSON lines, as an API server's log backend would.
+//! `auditrail-synth --format auditd --records N [--enriched] [--node NAME]…` writes a Linux
+//! audit log (`audit.log`) of at least N records instead (`synth::auditd`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -11,10 +13,24 @@ use clap::Parser;
 use event::Timestamp;
 use synth::{Generator, SynthConfig};
 
-/// Generate realistic Kubernetes audit events (audit.k8s.io/v1 JSON lines).
+/// Generate realistic Kubernetes audit events (audit.k8s.io/v1 JSON lines) or a Linux audit
+/// log.
 #[derive(Debug, Parser)]
 #[command(name = "auditrail-synth", version)]
 struct Args {
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = Format::K8s)]
+    format: Format,
+    /// Linux audit records to write (at least; whole events), with --format auditd.
+    #[arg(long, default_value_t = 100_000)]
+    records: usize,
+    /// auditd's ENRICHED format (names after 0x1D), with --format auditd.
+    #[arg(long)]
+    enriched: bool,
+    /// Prefix records with node=NAME, the nodes taking turns; repeatable; with --format
+    /// auditd.
+    #[arg(long, value_name = "NAME")]
+    node: Vec<String>,
     /// Number of events to write.
     #[arg(long, default_value_t = 10_000)]
     events: u64,
@@ -30,6 +46,15 @@ struct Args {
     /// Requests per second of simulated time.
     #[arg(long)]
     rate: Option<u32>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Kubernetes audit.k8s.io/v1 JSON lines.
+    K8s,
+    /// A Linux audit log (raw, or ENRICHED with --enriched).
+    Auditd,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +87,26 @@ fn run(args: &Args) -> anyhow::Result<()> {
         _ => Box::new(io::stdout().lock()),
     };
     let mut output = BufWriter::with_capacity(1 << 20, output);
+    if args.format == Format::Auditd {
+        let config = synth::auditd::AuditLogConfig {
+            nodes: args.node.clone(),
+            enriched: args.enriched,
+            ..synth::auditd::AuditLogConfig::default()
+        };
+        let mut log = synth::auditd::AuditLog::new(args.seed, config);
+        let mut text = String::with_capacity(1 << 20);
+        while log.records() < args.records {
+            text.clear();
+            while text.len() < (1 << 20) - 16_384 && log.records() < args.records {
+                log.write_event(&mut text);
+            }
+            output
+                .write_all(text.as_bytes())
+                .context("cannot write records")?;
+        }
+        output.flush().context("cannot write records")?;
+        return Ok(());
+    }
     let mut line = Vec::with_capacity(64 * 1024);
     for event in Generator::new(args.seed, config).take(usize::try_from(args.events)?) {
         line.clear();
