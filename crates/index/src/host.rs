@@ -319,7 +319,9 @@ impl RecordFields {
 
 /// Raw fields are lower case; upper-case names are interpretations (ours or ENRICHED).
 fn is_raw_field(key: &str) -> bool {
-    !key.bytes().next().is_some_and(|byte| byte.is_ascii_uppercase())
+    !key.bytes()
+        .next()
+        .is_some_and(|byte| byte.is_ascii_uppercase())
 }
 
 /// The `records` of a `request_object`, with fields in order and duplicates kept.
@@ -514,7 +516,12 @@ impl Items {
                 if wanted.files {
                     match record.get("path") {
                         Some(path) => self.add_file(path, false),
-                        None => return Err(Malformed { record_type, field: "path" }),
+                        None => {
+                            return Err(Malformed {
+                                record_type,
+                                field: "path",
+                            });
+                        }
                     }
                 }
                 Ok(())
@@ -554,8 +561,10 @@ impl Items {
                     self.host = Some(host.to_owned());
                 }
                 if let Some(result) = record.get("res") {
-                    self.success = alpha_result(result)
-                        .ok_or(Malformed { record_type, field: "res" })?;
+                    self.success = alpha_result(result).ok_or(Malformed {
+                        record_type,
+                        field: "res",
+                    })?;
                 }
                 Ok(())
             }
@@ -774,7 +783,10 @@ impl Items {
                     } else {
                         path
                     };
-                    let end = path.iter().position(|byte| *byte == 0).unwrap_or(path.len());
+                    let end = path
+                        .iter()
+                        .position(|byte| *byte == 0)
+                        .unwrap_or(path.len());
                     let name = String::from_utf8_lossy(&path[..end]).into_owned();
                     self.files.push(FileName {
                         name,
@@ -1060,7 +1072,11 @@ impl Items {
 
 /// `res=` of daemon records: letters, `failed…` a failure; no letters is malformed.
 fn alpha_result(value: &str) -> Option<Success> {
-    if !value.bytes().next().is_some_and(|byte| byte.is_ascii_alphabetic()) {
+    if !value
+        .bytes()
+        .next()
+        .is_some_and(|byte| byte.is_ascii_alphabetic())
+    {
         return None;
     }
     Some(if value.starts_with("failed") {
@@ -1228,7 +1244,10 @@ impl Summary {
     pub fn lines(&self) -> Vec<(&'static str, u64)> {
         vec![
             ("changes in configuration", self.changes),
-            ("changes to accounts, groups, or roles", self.account_changes),
+            (
+                "changes to accounts, groups, or roles",
+                self.account_changes,
+            ),
             ("logins", self.logins),
             ("failed logins", self.failed_logins),
             ("authentications", self.authentications),
@@ -1578,10 +1597,13 @@ impl HostReport {
     }
 }
 
+/// One row collected by a scan worker, with what it is sorted by.
+type CollectedRow = (i64, u32, u64, Option<String>, Vec<String>);
+
 /// Rows kept per scan worker before sorting (`RESULT_ROWS_MAX` bounds the answer).
 struct RowCollect {
     report: Option<HostReport>,
-    rows: Vec<(i64, u32, u64, Option<String>, Vec<String>)>,
+    rows: Vec<CollectedRow>,
     matched: u64,
     limit: usize,
 }
@@ -1828,7 +1850,10 @@ mod tests {
         let items = items(record, "1112", Wanted::LOGINS).unwrap();
         assert_eq!(items.host.as_deref(), Some("203.0.113.9"));
         let row = HostReport::Logins.row(&items).unwrap();
-        assert_eq!(row, ["bob", "203.0.113.9", "ssh", "/usr/sbin/sshd", "no", "42"]);
+        assert_eq!(
+            row,
+            ["bob", "203.0.113.9", "ssh", "/usr/sbin/sshd", "no", "42"]
+        );
         assert_eq!(HostReport::Logins.totals(&items), ["bob"]);
     }
 
@@ -1854,9 +1879,7 @@ mod tests {
         );
         let got = items(&inet, "1300,1306", Wanted::SUMMARY).unwrap();
         assert_eq!(got.host.as_deref(), Some("192.0.2.100"));
-        let unix = format!(
-            r#"{syscall},{{"type":"SOCKADDR","saddr":"01002F72756E2F7800"}}"#
-        );
+        let unix = format!(r#"{syscall},{{"type":"SOCKADDR","saddr":"01002F72756E2F7800"}}"#);
         let got = items(&unix, "1300,1306", Wanted::SUMMARY).unwrap();
         assert_eq!(got.host, None);
         assert_eq!(got.report_file(), Some("/run/x"));

@@ -101,6 +101,12 @@ pub struct IndexFiles {
 }
 
 impl IndexFiles {
+    /// The files of the index segment covering `first_seq .. end_seq` (whether or not they
+    /// exist).
+    pub fn at(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
+        IndexFiles::new(root, first_seq, end_seq)
+    }
+
     fn new(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
         let directory = segments_dir(root);
         let stem = format!("{first_seq:020}-{end_seq:020}");

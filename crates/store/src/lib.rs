@@ -473,12 +473,12 @@ impl Store {
         }
         let mut by_size = 0;
         if let Some(max) = criteria.max_bytes {
-            let mut total: u64 = segments.iter().map(|s| s.file_len).sum();
+            let mut total: u64 = segments.iter().map(|s| self.bytes_at_rest(s)).sum();
             for segment in &segments[..candidates] {
                 if total <= max || !segment.sealed {
                     break;
                 }
-                total -= segment.file_len;
+                total -= self.bytes_at_rest(segment);
                 by_size += 1;
             }
         }
@@ -490,11 +490,29 @@ impl Store {
                 .map_or(self.ledger.first_seq(), |s| s.first_seq),
             first_seq: self.ledger.first_seq(),
             records: removed.iter().map(|s| s.record_count).sum(),
-            bytes: removed.iter().map(|s| s.file_len).sum(),
+            bytes: removed.iter().map(|s| self.bytes_at_rest(s)).sum(),
             segments: removed,
             kept_segments: segments.len() - count,
-            kept_bytes: segments[count..].iter().map(|s| s.file_len).sum(),
+            kept_bytes: segments[count..]
+                .iter()
+                .map(|s| self.bytes_at_rest(s))
+                .sum(),
         })
+    }
+
+    /// Bytes a ledger segment's records take at rest: its file, or for an externalized
+    /// segment its stub and index files.
+    fn bytes_at_rest(&self, segment: &SegmentInfo) -> u64 {
+        if !segment.external {
+            return segment.file_len;
+        }
+        let files = columns::IndexFiles::at(
+            &self.root,
+            segment.first_seq,
+            segment.first_seq + segment.record_count,
+        );
+        let len = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        segment.file_len + len(&files.parquet) + len(&files.keys) + len(&files.extra)
     }
 
     /// Carries out a plan from [`Store::plan_prune`]: the ledger prunes (signed prune record,
@@ -591,7 +609,8 @@ pub fn read_event(seq: u64, record: &[u8]) -> Result<Option<AuditEvent>, StoreEr
 pub struct PruneCriteria {
     /// Remove segments whose records are all older than this.
     pub before: Option<Timestamp>,
-    /// Remove the oldest segments until the segment files take at most this many bytes.
+    /// Remove the oldest segments until the segments (their files, or for compacted ones their
+    /// index files) take at most this many bytes.
     pub max_bytes: Option<u64>,
 }
 

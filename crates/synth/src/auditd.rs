@@ -82,8 +82,16 @@ const PROGRAMS: [(&str, &str, &[&str]); 6] = [
     ("ls", "/usr/bin/ls", &["ls", "-la"]),
     ("cat", "/usr/bin/cat", &["cat", "/etc/hosts"]),
     ("git", "/usr/bin/git", &["git", "pull", "--rebase"]),
-    ("python3", "/usr/bin/python3.11", &["python3", "manage.py", "migrate"]),
-    ("curl", "/usr/bin/curl", &["curl", "-s", "https://192.0.2.10/health"]),
+    (
+        "python3",
+        "/usr/bin/python3.11",
+        &["python3", "manage.py", "migrate"],
+    ),
+    (
+        "curl",
+        "/usr/bin/curl",
+        &["curl", "-s", "https://192.0.2.10/health"],
+    ),
     ("vim", "/usr/bin/vim.basic", &["vim", "notes.txt"]),
 ];
 
@@ -243,7 +251,11 @@ impl AuditLog {
     fn emit(&mut self, out: &mut String, stamp: &str, records: &[Record<'_>]) {
         let (node, id) = stamp.split_once('\u{0}').unwrap_or(("", stamp));
         for record in records {
-            let _ = write!(out, "{node}type={} msg=audit({id}): {}", record.kind, record.body);
+            let _ = write!(
+                out,
+                "{node}type={} msg=audit({id}): {}",
+                record.kind, record.body
+            );
             if self.config.enriched && !record.interpretations.is_empty() {
                 out.push('\u{1d}');
                 out.push_str(&record.interpretations);
@@ -289,7 +301,11 @@ impl AuditLog {
         let pid = self.next_pid();
         let success = if exit < 0 { "no" } else { "yes" };
         let key = key.map_or_else(|| "(null)".to_owned(), |key| format!("\"{key}\""));
-        let ses = if tty == "(none)" { 4294967295 } else { 3 + uid % 7 };
+        let ses = if tty == "(none)" {
+            4294967295
+        } else {
+            3 + uid % 7
+        };
         Record {
             kind: "SYSCALL",
             body: format!(
@@ -304,7 +320,14 @@ impl AuditLog {
         }
     }
 
-    fn path<'a>(&self, item: u32, name: &str, mode: &str, owner: u32, nametype: &str) -> Record<'a> {
+    fn path<'a>(
+        &self,
+        item: u32,
+        name: &str,
+        mode: &str,
+        owner: u32,
+        nametype: &str,
+    ) -> Record<'a> {
         let user = name_of(owner);
         Record {
             kind: "PATH",
@@ -423,7 +446,15 @@ impl AuditLog {
         let directory = format!("/home/{}/tmp", who.1);
         let file = format!("{directory}/build-{}.log", self.rng.random_range(0..50u32));
         let records = vec![
-            self.syscall(263, "unlinkat", 0, 2, who, ("rm", "/usr/bin/rm"), Some("delete")),
+            self.syscall(
+                263,
+                "unlinkat",
+                0,
+                2,
+                who,
+                ("rm", "/usr/bin/rm"),
+                Some("delete"),
+            ),
             self.cwd(&format!("/home/{}", who.1)),
             self.path(0, &directory, "040755", who.0, "PARENT"),
             self.path(1, &file, "0100644", who.0, "DELETE"),
@@ -641,8 +672,11 @@ impl AuditLog {
         } else {
             format!("/dev/pts/{}", &tty[3..])
         };
-        let command = ["systemctl restart nginx", "apt-get upgrade -y", "cat /etc/shadow"]
-            [self.rng.random_range(0..3usize)];
+        let command = [
+            "systemctl restart nginx",
+            "apt-get upgrade -y",
+            "cat /etc/shadow",
+        ][self.rng.random_range(0..3usize)];
         let refused = user == "carol";
         let result = if refused { "failed" } else { "success" };
         let session = Some(3 + uid % 7);
@@ -777,7 +811,15 @@ impl AuditLog {
     fn avc(&mut self) -> (String, Vec<Record<'static>>) {
         let stamp = self.next_stamp();
         let who = (33, "www-data", "(none)");
-        let syscall = self.syscall(257, "openat", -13, 1, who, ("nginx", "/usr/sbin/nginx"), None);
+        let syscall = self.syscall(
+            257,
+            "openat",
+            -13,
+            1,
+            who,
+            ("nginx", "/usr/sbin/nginx"),
+            None,
+        );
         let pid = self.pid;
         let records = vec![
             Record {
@@ -824,7 +866,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn encode(text: &str) -> String {
     if text
         .bytes()
-        .any(|byte| byte == b'"' || byte < 0x21 || byte > 0x7e)
+        .any(|byte| byte == b'"' || !(0x21..=0x7e).contains(&byte))
     {
         hex(text.as_bytes())
     } else {
