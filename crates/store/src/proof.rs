@@ -6,7 +6,8 @@
 use std::time::SystemTime;
 
 use ledger::{Checkpoint, InclusionProof, ProofCheckError};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{Store, StoreError};
 
@@ -38,16 +39,31 @@ pub struct EventProof {
     pub proof: InclusionProof,
 }
 
+/// The JSON of one proof, fields in this order.
+#[derive(Serialize)]
+struct ProofView<'a> {
+    seq: u64,
+    /// The exact ledger record (the proof's leaf is SHA-256(0x00 ‖ record)).
+    record: std::borrow::Cow<'a, str>,
+    /// The same record parsed: the event in auditrail's normalized form.
+    event: Value,
+    proof: Value,
+}
+
 impl EventProof {
-    /// `{"seq", "record", "event", "proof"}`: the record as text, the same record parsed
-    /// (the event in auditrail's normalized form), and the proof as JSON.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "seq": self.seq,
-            "record": String::from_utf8_lossy(&self.record),
-            "event": serde_json::from_slice::<Value>(&self.record).unwrap_or(Value::Null),
-            "proof": serde_json::from_str::<Value>(&self.proof.to_json()).unwrap_or(Value::Null),
-        })
+    /// `{"seq", "record", "event", "proof"}` in that order: the record as text, the same
+    /// record parsed (the event in auditrail's normalized form), and the proof as JSON. The
+    /// record comes before its parsed copy, so that a reader that stops at the first match
+    /// of a text finds the bytes the proof covers.
+    pub fn to_json(&self) -> String {
+        let view = ProofView {
+            seq: self.seq,
+            record: String::from_utf8_lossy(&self.record),
+            event: serde_json::from_slice(&self.record).unwrap_or(Value::Null),
+            proof: serde_json::from_str(&self.proof.to_json()).unwrap_or(Value::Null),
+        };
+        // Values that are already JSON serialise without error.
+        serde_json::to_string(&view).unwrap_or_default()
     }
 }
 
