@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use index::report::{ChargebackBy, Dimension};
 
 /// A complete, trustworthy audit trail for container clusters.
 #[derive(Debug, Parser)]
@@ -187,6 +189,37 @@ pub(crate) struct QueryArgs {
     /// How to print the events.
     #[arg(long, value_enum, default_value_t = QueryOutput::Table)]
     pub(crate) output: QueryOutput,
+    /// Print events as a server stores them, until interrupted (needs --server). `json`
+    /// prints one JSON object per line.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// How to reach a running `auditrail serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// URL of the server (`https://auditrail.example:8443`).
+    #[arg(long, value_name = "URL", env = "AUDITRAIL_SERVER")]
+    pub(crate) server: Option<String>,
+    /// Bearer token with the read role (`auditrail token create --role read`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AUDITRAIL_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+    /// CA certificates (PEM) to trust for the server's certificate, instead of the system's.
+    #[arg(long, value_name = "FILE", env = "AUDITRAIL_CA")]
+    pub(crate) ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, instead of a token.
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,8 +251,8 @@ pub(crate) enum ReportKind {
         #[command(flatten)]
         filters: FilterArgs,
         /// What to count by.
-        #[arg(long, value_enum, default_value_t = TopBy::User)]
-        by: TopBy,
+        #[arg(long, default_value = "user", value_parser = dimension_parser())]
+        by: Dimension,
         /// Most rows.
         #[arg(long, default_value_t = 10)]
         limit: usize,
@@ -245,28 +278,21 @@ pub(crate) enum ReportKind {
         #[command(flatten)]
         filters: FilterArgs,
         /// What to charge.
-        #[arg(long, value_enum, default_value_t = ChargebackBy::Namespace)]
+        #[arg(long, default_value = "namespace", value_parser = chargeback_parser())]
         by: ChargebackBy,
     },
 }
 
-/// Dimensions of `report top-users`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum TopBy {
-    User,
-    Group,
-    UserAgent,
-    SourceIp,
-    Resource,
-    Namespace,
+/// `report top-users --by`: the names the reports API takes too (`index::table`).
+fn dimension_parser() -> impl TypedValueParser<Value = Dimension> {
+    PossibleValuesParser::new(Dimension::NAMES.map(|(name, _)| name))
+        .try_map(|name| Dimension::parse(&name))
 }
 
-/// Dimensions of `report chargeback`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ChargebackBy {
-    Namespace,
-    User,
-    Group,
+/// `report chargeback --by`.
+fn chargeback_parser() -> impl TypedValueParser<Value = ChargebackBy> {
+    PossibleValuesParser::new(ChargebackBy::NAMES.map(|(name, _)| name))
+        .try_map(|name| ChargebackBy::parse(&name))
 }
 
 /// How reports print.

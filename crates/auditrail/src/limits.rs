@@ -22,3 +22,12 @@ pub(crate) const IMPORT_QUEUE_BATCHES: usize = 4;
 
 /// Largest external checkpoint or verifier key file read by `verify`.
 pub(crate) const NOTE_FILE_BYTES_MAX: u64 = 64 * 1024;
+
+/// Longest line of a server's event stream read by `query --follow` (one event as JSON).
+pub(crate) const STREAM_LINE_BYTES_MAX: usize = 4 * formats::limits::LINE_BYTES_MAX;
+
+/// Most bytes of a server's error answer read.
+pub(crate) const ERROR_BODY_BYTES_MAX: u64 = 64 * 1024;
+
+/// Largest CA, certificate or key file read.
+pub(crate) const PEM_FILE_BYTES_MAX: u64 = 1024 * 1024;

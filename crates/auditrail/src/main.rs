@@ -18,6 +18,7 @@ mod agent;
 mod cli;
 mod clock;
 mod convert;
+mod follow;
 mod import;
 mod input;
 mod limits;

@@ -4,21 +4,10 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use store::{Store, StoreOptions};
 
 use crate::cli::{CommonArgs, ProofOutput, ProveArgs};
 use crate::{Status, clock};
-
-#[derive(Serialize)]
-struct ProofView {
-    seq: u64,
-    /// The exact ledger record (the proof's leaf is SHA-256(0x00 ‖ record)).
-    record: String,
-    /// The same record parsed: the event in auditrail's normalized form.
-    event: serde_json::Value,
-    proof: serde_json::Value,
-}
 
 pub(crate) fn run(args: &ProveArgs, common: &CommonArgs) -> Result<Status> {
     let data = &common.data;
@@ -31,52 +20,30 @@ pub(crate) fn run(args: &ProveArgs, common: &CommonArgs) -> Result<Status> {
     let mut store = Store::open(data, StoreOptions::default(), clock::now())
         .with_context(|| format!("cannot open the audit trail in {}", data.display()))?;
     let tree_size = store.ledger().tree_size();
-    let seqs = match args.event_id.parse::<u64>() {
-        Ok(seq) if seq < tree_size => vec![seq],
-        _ => store.find_id(&args.event_id)?,
-    };
+    let seqs = store::resolve_event(&args.event_id, tree_size, |id| store.find_id(id))?;
     if seqs.is_empty() {
         bail!(
             "no event {:?} in the trail ({tree_size} records): give a sequence number below {tree_size} or an event id",
             args.event_id
         );
     }
-    let covered = store
-        .ledger()
-        .latest_checkpoint()
-        .and_then(|text| ledger::Checkpoint::parse_unverified(text).ok())
-        .is_some_and(|checkpoint| seqs.iter().all(|seq| *seq < checkpoint.size));
-    if !covered {
-        store
-            .checkpoint(clock::now())
-            .context("cannot sign a checkpoint covering the event")?;
-    }
+    let proofs = store
+        .prove_events(&seqs, clock::now())
+        .context("cannot prove the event")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for seq in seqs {
-        let record = store.ledger().read(seq)?;
-        let proof = store.ledger().prove(seq)?;
-        proof
-            .verify(&record, &store.ledger().verifier())
-            .context("the proof does not verify")?;
+    for proof in proofs {
         match args.output {
             ProofOutput::Text => {
-                writeln!(out, "event {seq}:")?;
-                out.write_all(&record)?;
+                writeln!(out, "event {}:", proof.seq)?;
+                out.write_all(&proof.record)?;
                 writeln!(out)?;
                 writeln!(out)?;
-                write!(out, "{}", proof.to_tlog_proof())?;
+                write!(out, "{}", proof.proof.to_tlog_proof())?;
                 writeln!(out)?;
             }
             ProofOutput::Json => {
-                let view = ProofView {
-                    seq,
-                    record: String::from_utf8_lossy(&record).into_owned(),
-                    event: serde_json::from_slice(&record).unwrap_or(serde_json::Value::Null),
-                    proof: serde_json::from_str(&proof.to_json())?,
-                };
-                serde_json::to_writer(&mut out, &view)?;
-                writeln!(out)?;
+                writeln!(out, "{}", proof.to_json())?;
             }
         }
     }

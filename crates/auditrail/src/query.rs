@@ -3,16 +3,19 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
-use event::{AuditEvent, SourceKind, Timestamp};
-use index::{CodeMatch, Filter, TextPattern, parse_time_bound};
+use anyhow::{Context, Result};
+use event::{AuditEvent, Timestamp};
+use index::table::Rows;
+use index::{Filter, FilterText};
 
 use crate::cli::{CommonArgs, FilterArgs, QueryArgs, QueryOutput, ReportFormat};
-use crate::report::{self, Rows};
-use crate::{Status, clock};
+use crate::{Status, clock, follow, report};
 
 pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
     let filter = filter(&args.filters)?;
+    if args.follow {
+        return follow::run(args, common);
+    }
     let dataset = store::open_dataset(&common.data)
         .with_context(|| format!("cannot read the audit trail in {}", common.data.display()))?;
     let result = dataset
@@ -57,57 +60,28 @@ pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
     Ok(Status::Success)
 }
 
-pub(crate) fn filter(args: &FilterArgs) -> Result<Filter> {
-    let now = timestamp_now();
-    let time = |text: &Option<String>, flag: &str| -> Result<Option<Timestamp>> {
-        text.as_deref()
-            .map(|text| parse_time_bound(text, now).with_context(|| format!("--{flag}")))
-            .transpose()
-    };
-    let patterns = |values: &[String]| {
-        values
-            .iter()
-            .map(|value| TextPattern::parse(value))
-            .collect()
-    };
-    let mut codes = Vec::new();
-    for code in &args.code {
-        codes.push(CodeMatch::parse(code).with_context(|| format!("--code {code}"))?);
+/// The flags as the library's filter text (the API's query parameters parse the same way).
+pub(crate) fn filter_text(args: &FilterArgs) -> FilterText {
+    FilterText {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        user: args.user.clone(),
+        verb: args.verb.clone(),
+        resource: args.resource.clone(),
+        namespace: args.namespace.clone(),
+        name: args.name.clone(),
+        code: args.code.clone(),
+        source: args.source.clone(),
     }
-    let mut sources = Vec::new();
-    for source in &args.source {
-        sources.push(source_kind(source)?);
-    }
-    let filter = Filter {
-        since: time(&args.since, "since")?,
-        until: time(&args.until, "until")?,
-        users: patterns(&args.user),
-        verbs: patterns(&args.verb),
-        resources: patterns(&args.resource),
-        namespaces: patterns(&args.namespace),
-        names: patterns(&args.name),
-        codes,
-        sources,
-    };
-    filter
-        .validate()
-        .context("the filters contradict each other")?;
-    Ok(filter)
 }
 
-fn source_kind(text: &str) -> Result<SourceKind> {
-    const KINDS: [SourceKind; 6] = [
-        SourceKind::K8s,
-        SourceKind::Okd,
-        SourceKind::Mke,
-        SourceKind::Dcos,
-        SourceKind::Auditd,
-        SourceKind::Auditrail,
-    ];
-    match KINDS.into_iter().find(|kind| kind.as_str() == text) {
-        Some(kind) => Ok(kind),
-        None => bail!("--source {text:?}: expected one of k8s, okd, mke, dcos, auditd, auditrail"),
-    }
+pub(crate) fn filter(args: &FilterArgs) -> Result<Filter> {
+    filter_text(args)
+        .parse(timestamp_now())
+        .map_err(|error| match error {
+            index::Error::Filter { field, reason } => anyhow::anyhow!("--{field}: {reason}"),
+            other => anyhow::Error::new(other),
+        })
 }
 
 fn timestamp_now() -> Timestamp {
@@ -117,65 +91,6 @@ fn timestamp_now() -> Timestamp {
     Timestamp::from_unix_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
-/// The columns a person reads: when, who, what, on what, from where, result.
-pub(crate) fn columns(event: &AuditEvent) -> [String; 7] {
-    let user = match &event.impersonated_user {
-        Some(as_user) => format!("{} (as {})", event.user.name, as_user.name),
-        None => event.user.name.clone(),
-    };
-    let object = match &event.object {
-        Some(object) => {
-            let mut text = object.resource.clone();
-            if !object.subresource.is_empty() {
-                text = format!("{text}/{}", object.subresource);
-            }
-            match (object.namespace.as_str(), object.name.as_str()) {
-                ("", "") => text,
-                ("", name) => format!("{text} {name}"),
-                (namespace, "") => format!("{text} {namespace}/*"),
-                (namespace, name) => format!("{text} {namespace}/{name}"),
-            }
-        }
-        None if !event.paths.is_empty() => event.paths.join(" "),
-        None => event.path().to_owned(),
-    };
-    [
-        event
-            .when()
-            .map_or_else(String::new, |time| time.to_rfc3339()),
-        user,
-        event.verb.clone(),
-        object,
-        event.code().map_or_else(
-            || event.outcome.as_str().to_owned(),
-            |code| code.to_string(),
-        ),
-        event.source_ips.first().cloned().unwrap_or_default(),
-        event.origin.source.as_str().to_owned(),
-    ]
-}
-
-const HEADER: [&str; 7] = [
-    "TIME",
-    "USER",
-    "VERB",
-    "OBJECT",
-    "RESULT",
-    "SOURCE IP",
-    "SOURCE",
-];
-
-fn rows(events: &[&AuditEvent]) -> Rows {
-    Rows {
-        header: HEADER.to_vec(),
-        rows: events
-            .iter()
-            .map(|event| {
-                columns(event)
-                    .into_iter()
-                    .map(serde_json::Value::String)
-                    .collect()
-            })
-            .collect(),
-    }
+pub(crate) fn rows(events: &[&AuditEvent]) -> Rows {
+    index::table::events(events.iter().copied())
 }

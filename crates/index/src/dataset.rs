@@ -24,7 +24,7 @@ use arrow_array::{
     Array, ListArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt8Array, UInt16Array,
     UInt64Array,
 };
-use event::AuditEvent;
+use event::{AuditEvent, Timestamp};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
@@ -222,15 +222,44 @@ impl Dataset {
     /// The events the filter selects, newest first (then highest sequence first), at most
     /// `limit` of them.
     pub fn query(&self, filter: &Filter, limit: usize) -> Result<QueryResult> {
+        self.query_after(filter, limit, None)
+    }
+
+    /// Like [`Dataset::query`], but only events that come after `after` in the newest-first
+    /// order (strictly older, or as old with a lower sequence number): the next page of a
+    /// paginated query whose previous page ended at `after`. Pages taken this way have no
+    /// gaps and no repeats, whatever is stored in between (a later event lands before the
+    /// first page or in a page not yet taken).
+    pub fn query_after(
+        &self,
+        filter: &Filter,
+        limit: usize,
+        after: Option<Position>,
+    ) -> Result<QueryResult> {
         let limit = limit.min(RESULT_ROWS_MAX);
+        let mut narrowed;
+        let mut filter = filter;
+        if let Some(after) = after
+            && filter.has_time()
+            && after.when != i64::MIN
+        {
+            // Lets row groups entirely newer than the position be pruned by statistics.
+            let bound = Timestamp::from_unix_nanos(after.when.saturating_add(1));
+            narrowed = filter.clone();
+            narrowed.until = Some(narrowed.until.map_or(bound, |until| until.min(bound)));
+            filter = &narrowed;
+        }
         let (hits, stats) = self.scan(
             filter,
             &[Column::Time, Column::StageTime, Column::LedgerSeq],
             || HitCollector {
                 top: TopK::new(limit),
+                before: after.map(|position| (position.when, position.seq)),
+                skipped: 0,
             },
         )?;
-        let matched = usize::try_from(stats.rows_matched).unwrap_or(usize::MAX);
+        let matched =
+            usize::try_from(stats.rows_matched.saturating_sub(hits.skipped)).unwrap_or(usize::MAX);
         let hits = hits.top.into_sorted();
         let events = self.materialize(hits.iter().map(|(_, place)| *place))?;
         Ok(QueryResult {
@@ -641,6 +670,10 @@ enum Unit {
 
 struct HitCollector {
     top: TopK<Place>,
+    /// Only keys below this one (the position a page starts after).
+    before: Option<crate::topk::Key>,
+    /// Matching rows at or above `before`.
+    skipped: u64,
 }
 
 impl Accumulate for HitCollector {
@@ -649,14 +682,40 @@ impl Accumulate for HitCollector {
         let seqs = chunk.seqs()?;
         for row in rows {
             let at = *row as usize;
-            let when = times.when(at).unwrap_or(i64::MIN);
-            self.top.push((when, seqs.value(at)), chunk.place(*row));
+            let key = (times.when(at).unwrap_or(i64::MIN), seqs.value(at));
+            if self.before.is_some_and(|before| key >= before) {
+                self.skipped += 1;
+                continue;
+            }
+            self.top.push(key, chunk.place(*row));
         }
         Ok(())
     }
 
     fn merge(&mut self, other: Self) {
         self.top.merge(other.top);
+        self.skipped += other.skipped;
+    }
+}
+
+/// A place in the newest-first order of query results: an event's time (`i64::MIN` for an
+/// event without one, which sorts last) and ledger sequence number. The cursor of paginated
+/// queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// [`AuditEvent::when`] in Unix nanoseconds, `i64::MIN` when the event has no time.
+    pub when: i64,
+    /// The ledger sequence number.
+    pub seq: u64,
+}
+
+impl Position {
+    /// The position of the event stored at `seq`.
+    pub fn of(seq: u64, event: &AuditEvent) -> Position {
+        Position {
+            when: event.when().map_or(i64::MIN, Timestamp::unix_nanos),
+            seq,
+        }
     }
 }
 

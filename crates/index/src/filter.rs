@@ -209,6 +209,146 @@ impl Filter {
     }
 }
 
+/// The filters as a person types them: the `auditrail query` flags and the query parameters
+/// of `GET /api/v1/events` and `/api/v1/reports/{name}`, one parser for both so that they mean
+/// the same. Each repeatable field is "any of".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterText {
+    /// `since`: a duration back from now (`1h`), `today`, or an RFC 3339 time.
+    pub since: Option<String>,
+    /// `until`: like `since`, exclusive.
+    pub until: Option<String>,
+    /// `user` values.
+    pub user: Vec<String>,
+    /// `verb` values.
+    pub verb: Vec<String>,
+    /// `resource` values.
+    pub resource: Vec<String>,
+    /// `namespace` values.
+    pub namespace: Vec<String>,
+    /// `name` values.
+    pub name: Vec<String>,
+    /// `code` values: `404` or `4xx`.
+    pub code: Vec<String>,
+    /// `source` values: source kinds.
+    pub source: Vec<String>,
+}
+
+impl FilterText {
+    /// Adds `value` to the field called `key` (`since`, `user`, …); false when no field has
+    /// that name. `since` and `until` take the last value given.
+    pub fn set(&mut self, key: &str, value: &str) -> bool {
+        let value = value.to_owned();
+        match key {
+            "since" => self.since = Some(value),
+            "until" => self.until = Some(value),
+            "user" => self.user.push(value),
+            "verb" => self.verb.push(value),
+            "resource" => self.resource.push(value),
+            "namespace" => self.namespace.push(value),
+            "name" => self.name.push(value),
+            "code" => self.code.push(value),
+            "source" => self.source.push(value),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The field names [`FilterText::set`] knows.
+    pub const FIELDS: [&'static str; 9] = [
+        "since",
+        "until",
+        "user",
+        "verb",
+        "resource",
+        "namespace",
+        "name",
+        "code",
+        "source",
+    ];
+
+    /// `(name, value)` pairs of every value set, in field order (for building a query string).
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let mut pairs = Vec::new();
+        pairs.extend(self.since.as_deref().map(|value| ("since", value)));
+        pairs.extend(self.until.as_deref().map(|value| ("until", value)));
+        let lists: [(&'static str, &[String]); 7] = [
+            ("user", &self.user),
+            ("verb", &self.verb),
+            ("resource", &self.resource),
+            ("namespace", &self.namespace),
+            ("name", &self.name),
+            ("code", &self.code),
+            ("source", &self.source),
+        ];
+        for (name, values) in lists {
+            pairs.extend(values.iter().map(|value| (name, value.as_str())));
+        }
+        pairs
+    }
+
+    /// The [`Filter`] these values mean, relative times counted back from `now`. Errors name
+    /// the field and say what is expected; the limits of [`Filter::validate`] are checked.
+    pub fn parse(&self, now: Timestamp) -> Result<Filter> {
+        let time = |text: &Option<String>, field: &'static str| -> Result<Option<Timestamp>> {
+            text.as_deref()
+                .map(|text| {
+                    parse_time_bound(text, now).map_err(|error| match error {
+                        Error::Filter { reason, .. } => Error::Filter { field, reason },
+                        other => other,
+                    })
+                })
+                .transpose()
+        };
+        let patterns = |values: &[String]| values.iter().map(|v| TextPattern::parse(v)).collect();
+        let filter = Filter {
+            since: time(&self.since, "since")?,
+            until: time(&self.until, "until")?,
+            users: patterns(&self.user),
+            verbs: patterns(&self.verb),
+            resources: patterns(&self.resource),
+            namespaces: patterns(&self.namespace),
+            names: patterns(&self.name),
+            codes: self
+                .code
+                .iter()
+                .map(|code| CodeMatch::parse(code))
+                .collect::<Result<_>>()?,
+            sources: self
+                .source
+                .iter()
+                .map(|source| parse_source_kind(source))
+                .collect::<Result<_>>()?,
+        };
+        filter.validate()?;
+        Ok(filter)
+    }
+}
+
+/// Every source kind, for parsing and for messages.
+pub const SOURCE_KINDS: [SourceKind; 6] = [
+    SourceKind::K8s,
+    SourceKind::Okd,
+    SourceKind::Mke,
+    SourceKind::Dcos,
+    SourceKind::Auditd,
+    SourceKind::Auditrail,
+];
+
+/// A source kind by its name (`k8s`, `okd`, `mke`, `dcos`, `auditd`, `auditrail`).
+pub fn parse_source_kind(text: &str) -> Result<SourceKind> {
+    SOURCE_KINDS
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+        .ok_or_else(|| Error::Filter {
+            field: "source",
+            reason: format!(
+                "{:?} is not one of k8s, okd, mke, dcos, auditd, auditrail",
+                text.chars().take(64).collect::<String>()
+            ),
+        })
+}
+
 /// True when `patterns` is empty or one of them matches a non-empty `value`.
 pub(crate) fn text_matches(patterns: &[TextPattern], value: &str) -> bool {
     patterns.is_empty() || (!value.is_empty() && patterns.iter().any(|p| p.matches(value)))
@@ -327,5 +467,41 @@ mod tests {
         assert_eq!(at("2025-01-01T00:00:00+01:00"), "2024-12-31T23:00:00Z");
         assert!(parse_time_bound("15x", now).is_err());
         assert!(parse_time_bound("", now).is_err());
+    }
+
+    #[test]
+    fn filter_text_parses_like_the_flags() {
+        let now = Timestamp::parse("2025-10-07T16:19:19Z").unwrap();
+        let mut text = FilterText::default();
+        for (key, value) in [
+            ("since", "1h"),
+            ("user", "alice"),
+            ("user", "bob*"),
+            ("code", "4xx"),
+            ("source", "auditrail"),
+        ] {
+            assert!(text.set(key, value));
+        }
+        assert!(!text.set("limit", "5"));
+        let filter = text.parse(now).unwrap();
+        assert_eq!(filter.since.unwrap().to_rfc3339(), "2025-10-07T15:19:19Z");
+        assert_eq!(
+            filter.users,
+            vec![
+                TextPattern::Exact("alice".to_owned()),
+                TextPattern::Glob("bob*".to_owned())
+            ]
+        );
+        assert_eq!(filter.codes, vec![CodeMatch::Class(4)]);
+        assert_eq!(filter.sources, vec![SourceKind::Auditrail]);
+        assert_eq!(text.pairs().len(), 5);
+        let bad = |key: &str, value: &str| {
+            let mut text = FilterText::default();
+            text.set(key, value);
+            text.parse(now).unwrap_err().to_string()
+        };
+        assert!(bad("until", "later").starts_with("filter until:"));
+        assert!(bad("source", "syslog").starts_with("filter source:"));
+        assert!(bad("code", "2x").starts_with("filter code:"));
     }
 }

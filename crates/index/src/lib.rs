@@ -37,13 +37,16 @@ pub mod limits;
 pub mod report;
 pub mod schema;
 pub mod segment;
+pub mod table;
 
 mod dataset;
 mod topk;
 
-pub use dataset::{Dataset, QueryResult, ScanStats};
+pub use dataset::{Dataset, Position, QueryResult, ScanStats};
 pub use error::{Error, Result};
-pub use filter::{CodeMatch, Filter, TextPattern, parse_time_bound};
+pub use filter::{
+    CodeMatch, Filter, FilterText, SOURCE_KINDS, TextPattern, parse_source_kind, parse_time_bound,
+};
 pub use keys::KeyIndex;
 pub use segment::{
     Segment, SegmentMeta, WrittenSegment, read_segment, write_segment, write_segment_with,

@@ -6,6 +6,11 @@
 //! GET  /readyz                   no credentials; 200 while the writer stores batches
 //! POST /api/v1/ingest/{format}   ingest role; k8s, k8s-legacy, okd, mke, dcos, jsonl, auto
 //! GET  /metrics                  read role (or none, by configuration); Prometheus text
+//! GET  /api/v1/events            read role; the query API (see `query`), every read of the
+//! GET  /api/v1/events/stream       trail recorded in the ledger as an `auditrail` event
+//! GET  /api/v1/reports/{name}
+//! GET  /api/v1/checkpoint
+//! GET  /api/v1/proof/{id}
 //! ```
 //!
 //! Ingest answers 200 only after every kept event of the body is durable; a body with some
@@ -13,10 +18,11 @@
 //! a body with nothing decodable gets 400. Overload (no free ingest slot, a full writer
 //! queue) gets 503 with `Retry-After`, and nothing of that request is kept.
 //!
-//! Query endpoints slot in as further routes on the same state: [`AppState`] is cheap to
-//! clone and holds the shared parts behind one `Arc`.
+//! The query endpoints are further routes on the same state ([`crate::query::routes`]):
+//! [`AppState`] is cheap to clone and holds the shared parts behind one `Arc`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,16 +36,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use formats::InputFormat;
 use policy::Policy;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::auth::{Action, Authenticator, PeerIdentity, Principal};
 use crate::clock;
 use crate::config::Limits;
 use crate::error::ApiError;
 use crate::ingest;
-use crate::limits::{ACK_TIMEOUT, RATE_PRINCIPALS_MAX};
+use crate::limits::{
+    ACK_TIMEOUT, QUERY_CONCURRENT_MAX, RATE_PRINCIPALS_MAX, STREAM_SUBSCRIBERS_MAX,
+};
 use crate::metrics::{Metrics, RequestLabels};
 use crate::pipeline::{IngestQueue, Job, SubmitError};
+use crate::query;
+use crate::stream::Hub;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -48,16 +58,26 @@ pub struct AppState {
 }
 
 #[derive(Debug)]
-struct Shared {
-    queue: IngestQueue,
+pub(crate) struct Shared {
+    pub(crate) queue: IngestQueue,
     policy: Arc<Policy>,
     auth: Authenticator,
-    metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     limits: Limits,
     slots: Arc<Semaphore>,
     rate: RateLimiter,
     metrics_require_auth: bool,
     ready: AtomicBool,
+    /// The data directory, which queries read without the writer's lock.
+    pub(crate) data: PathBuf,
+    /// The live tail of stored records.
+    pub(crate) hub: Hub,
+    /// Queries running at once.
+    pub(crate) query_slots: Arc<Semaphore>,
+    /// Live-tail subscribers at once.
+    pub(crate) stream_slots: Arc<Semaphore>,
+    /// Becomes true when the server starts to shut down (live tails end then).
+    pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 /// The parts of an [`AppState`].
@@ -69,6 +89,9 @@ pub(crate) struct StateParts {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) limits: Limits,
     pub(crate) metrics_require_auth: bool,
+    pub(crate) data: PathBuf,
+    pub(crate) hub: Hub,
+    pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -85,6 +108,11 @@ impl AppState {
                 rate: RateLimiter::new(limits.rate_requests_per_second, limits.rate_burst),
                 metrics_require_auth: parts.metrics_require_auth,
                 ready: AtomicBool::new(true),
+                data: parts.data,
+                hub: parts.hub,
+                query_slots: Arc::new(Semaphore::new(QUERY_CONCURRENT_MAX)),
+                stream_slots: Arc::new(Semaphore::new(STREAM_SUBSCRIBERS_MAX)),
+                shutdown: parts.shutdown,
             }),
         }
     }
@@ -99,8 +127,12 @@ impl AppState {
         &self.shared.queue
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// The credentials of a request: a bearer token, else a verified client certificate.
-    fn authenticate(
+    pub(crate) fn authenticate(
         &self,
         headers: &HeaderMap,
         peer: Option<&PeerIdentity>,
@@ -163,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/ingest/{format}", post(ingest_handler))
         .route("/metrics", get(metrics_handler))
+        .merge(query::routes())
         .fallback(not_found)
         .with_state(state)
 }

@@ -105,6 +105,10 @@ pub struct PeerIdentity {
     pub alt_names: Vec<String>,
 }
 
+/// The address a request came from, put into each request's extensions by the listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// One token in `tokens.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenEntry {

@@ -12,3 +12,11 @@ pub(crate) fn now() -> SystemTime {
 pub(crate) fn instant() -> Instant {
     Instant::now()
 }
+
+/// `time` as an event timestamp.
+pub(crate) fn timestamp(time: SystemTime) -> event::Timestamp {
+    let nanos = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |duration| duration.as_nanos());
+    event::Timestamp::from_unix_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
+}

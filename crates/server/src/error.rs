@@ -78,6 +78,9 @@ pub enum ApiError {
     /// Nothing at this path (404).
     #[error("not found")]
     NotFound,
+    /// What the request names does not exist (404); the message says what to ask instead.
+    #[error("{0}")]
+    Missing(String),
     /// The request is malformed (400).
     #[error("{0}")]
     BadRequest(String),
@@ -91,7 +94,7 @@ pub enum ApiError {
     #[error("the server is busy; retry later")]
     Overloaded,
     /// Something failed inside the server (500 or 503); the cause is logged, not sent.
-    #[error("internal error; the request was not stored, retry later")]
+    #[error("internal error; nothing was stored or returned, retry later")]
     Internal,
 }
 
@@ -100,7 +103,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -1,7 +1,11 @@
 //! `auditrail serve`: the HTTP server a cluster points its audit stream at.
 //!
 //! - [`app`]: the API as an axum `Router` built from an [`AppState`] (health, ingest,
-//!   metrics; the query API slots in beside them).
+//!   metrics, and the query API of `query`).
+//! - `query`: the query API (events with cursors, reports, checkpoint, proofs, the live tail
+//!   as server-sent events); `audit`: every read recorded in the ledger as an `auditrail`
+//!   event before it is answered; `stream`: the bounded broadcast of stored records that
+//!   feeds the live tail.
 //! - [`ingest`]: a request body decoded, the policy applied, encoded for the ledger; on the
 //!   blocking pool.
 //! - [`pipeline`]: one writer thread owns the `Store`; a bounded queue of batches with a
@@ -16,10 +20,12 @@
 //!   ledger (or was stored before: retries are deduplicated by the store).
 //! - Overload is refused up front (503 or 429 with `Retry-After`): nothing accepted is
 //!   dropped. Memory is bounded by the limits in [`limits`].
+//! - A read of the trail is answered only after its own audit record is durable.
 //! - Only this crate (and the binary's thin `serve.rs`) speaks HTTP or runs tokio. Time
 //!   comes from `clock`, the one place here that reads it.
 
 pub mod app;
+mod audit;
 pub mod auth;
 mod clock;
 mod collectors;
@@ -30,6 +36,8 @@ pub mod limits;
 mod listen;
 pub mod metrics;
 mod pipeline;
+mod query;
+mod stream;
 mod tls;
 mod x509;
 
@@ -41,6 +49,7 @@ use std::sync::Arc;
 use policy::Policy;
 use store::{Store, StoreOptions};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use app::{AppState, IngestAnswer, router};
 pub use auth::{Role, Tokens};
@@ -51,6 +60,7 @@ use crate::app::StateParts;
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 use crate::pipeline::IngestQueue;
+use crate::stream::Hub;
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down in order: stop accepting, finish
 /// in-flight requests, store what is queued, close the store with a final checkpoint.
@@ -89,8 +99,10 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
     let auth = Authenticator::new(tokens, settings.client_roles.clone())?;
     let metrics = Arc::new(Metrics::new());
     let (queue, receiver) = IngestQueue::new(settings.limits.queue_batches, Arc::clone(&metrics));
-    let writer = pipeline::spawn_writer(store, receiver, Arc::clone(&metrics))?;
+    let hub = Hub::new();
+    let writer = pipeline::spawn_writer(store, receiver, Arc::clone(&metrics), hub.clone())?;
     let collectors = start_collectors(settings, &queue, &policy, &metrics, announce)?;
+    let (stopping, shutdown) = watch::channel(false);
     let state = AppState::new(StateParts {
         queue: queue.clone(),
         policy: Arc::clone(&policy),
@@ -98,6 +110,9 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
         metrics,
         limits: settings.limits,
         metrics_require_auth: settings.metrics_require_auth,
+        data: settings.data.clone(),
+        hub,
+        shutdown,
     });
     let served = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -120,7 +135,12 @@ pub fn run(settings: &Settings, announce: &dyn Fn(&str)) -> Result<(), ServerErr
                     })?;
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 announce(&format!("listening on {scheme}://{local}"));
-                listen::serve(listener, tls, router(state.clone()), shutdown_signal()).await;
+                let shutdown = async move {
+                    shutdown_signal().await;
+                    // Live tails end, so that their connections can close.
+                    let _ = stopping.send(true);
+                };
+                listen::serve(listener, tls, router(state.clone()), shutdown).await;
                 Ok(())
             })
         });

@@ -71,3 +71,52 @@ pub const SUBMIT_RETRY: Duration = Duration::from_millis(10);
 
 /// Directory of the data directory where collectors keep their positions.
 pub const COLLECTOR_STATE_DIR: &str = "collectors";
+
+/// Queries (events, reports, proofs) running at once; each may use every core. A query that
+/// finds no free slot within [`QUERY_SLOT_WAIT`] gets 503 with `Retry-After`.
+pub const QUERY_CONCURRENT_MAX: usize = 4;
+
+/// How long a query waits for a free slot.
+pub const QUERY_SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Longest query string of an API request, in bytes (longer: 414).
+pub const QUERY_STRING_BYTES_MAX: usize = 64 * 1024;
+
+/// Query parameters of one request, at most.
+pub const QUERY_PARAMETERS_MAX: usize = 1024;
+
+/// Events of one `GET /api/v1/events` page when `limit` is not given.
+pub const EVENTS_PAGE_DEFAULT: usize = 100;
+
+/// Largest `limit` of one page of events.
+pub const EVENTS_PAGE_MAX: usize = 10_000;
+
+/// A page of events stops growing past this many bytes of JSON; its `next` cursor goes on
+/// from the last event sent.
+pub const EVENTS_PAGE_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Largest `limit` (rows) and `top` of a report through the API.
+pub const REPORT_ROWS_MAX: usize = 100_000;
+
+/// Events proven by one `GET /api/v1/proof/{id}` (the stages of one request), at most.
+pub const PROOF_EVENTS_MAX: usize = 64;
+
+/// Live-tail subscribers (`GET /api/v1/events/stream`) at once.
+pub const STREAM_SUBSCRIBERS_MAX: usize = 64;
+
+/// Messages of stored records the live tail keeps for its slowest subscriber; one further
+/// behind is told how many it missed.
+pub const STREAM_BACKLOG_MESSAGES: usize = 128;
+
+/// Bytes of records per live-tail message, at most (a larger single record goes alone).
+/// The tail holds at most `STREAM_BACKLOG_MESSAGES × STREAM_MESSAGE_BYTES_MAX` (128 MiB).
+pub const STREAM_MESSAGE_BYTES_MAX: usize = 1024 * 1024;
+
+/// A comment line is sent on an idle stream this often, so that proxies keep it open.
+pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(15);
+
+const _: () = assert!(EVENTS_PAGE_DEFAULT <= EVENTS_PAGE_MAX);
+
+/// Longest URI (path and query string) kept in the audit record of a read; a longer one is
+/// cut and the record says so.
+pub const AUDIT_URI_BYTES_MAX: usize = 16 * 1024;

@@ -1,12 +1,14 @@
 //! Accepting connections: plain TCP or TLS, HTTP/1.1 and HTTP/2, each connection served by
 //! hyper with the axum router as its service, and the verified client certificate's names
-//! put into every request's extensions ([`PeerIdentity`]).
+//! put into every request's extensions ([`PeerIdentity`]), with the client's address
+//! ([`PeerAddr`]).
 //!
 //! Graceful shutdown: when `shutdown` completes, the listener is closed (no new
 //! connections), idle connections are closed, and in-flight requests finish (at most
 //! [`SHUTDOWN_GRACE`]). Connections are bounded by [`CONNECTIONS_MAX`].
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::auth::PeerIdentity;
+use crate::auth::{PeerAddr, PeerIdentity};
 use crate::limits::{CONNECTIONS_MAX, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT};
 use crate::x509;
 
@@ -40,7 +42,7 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer_addr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -60,7 +62,9 @@ pub(crate) async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_connection(TokioIo::new(stream), app, None, watcher).await,
+                None => {
+                    serve_connection(TokioIo::new(stream), app, peer_addr, None, watcher).await;
+                }
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
@@ -74,7 +78,7 @@ pub(crate) async fn serve(
                         .peer_certificates()
                         .and_then(|chain| chain.first())
                         .map(|certificate| x509::peer_identity(certificate));
-                    serve_connection(TokioIo::new(stream), app, peer, watcher).await;
+                    serve_connection(TokioIo::new(stream), app, peer_addr, peer, watcher).await;
                 }
             }
         });
@@ -91,12 +95,14 @@ pub(crate) async fn serve(
 async fn serve_connection<I>(
     io: TokioIo<I>,
     app: Router,
+    peer_addr: SocketAddr,
     peer: Option<PeerIdentity>,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+        request.extensions_mut().insert(PeerAddr(peer_addr));
         if let Some(peer) = &peer {
             request.extensions_mut().insert(peer.clone());
         }

@@ -78,6 +78,28 @@ pub struct RequestLabels {
     pub code: String,
 }
 
+/// A single `endpoint` label: the query API's route (`events`, `events_stream`, `reports`,
+/// `checkpoint`, `proof`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    /// The endpoint.
+    pub endpoint: String,
+}
+
+/// Labels of answered query requests.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueryLabels {
+    /// The endpoint.
+    pub endpoint: String,
+    /// HTTP status code.
+    pub code: String,
+}
+
+fn query_histogram() -> Histogram {
+    // 0.5 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
+}
+
 /// Every metric of the server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -114,6 +136,16 @@ pub struct Metrics {
     pub ingest_in_flight: Gauge,
     /// Per-source metrics of the collectors (`auditrail_collector_*`).
     pub collectors: collect::CollectorMetrics,
+    /// Time to answer a query request, by endpoint (the audit record of the read included).
+    pub query_seconds: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    /// Query requests answered, by endpoint and status code.
+    pub query_requests: Family<QueryLabels, Counter>,
+    /// Reads of the trail recorded in the ledger as `auditrail` events.
+    pub reads_audited: Counter,
+    /// Live-tail subscribers connected.
+    pub stream_subscribers: Gauge,
+    /// Lag notices sent to live-tail subscribers that fell behind.
+    pub stream_lagged: Counter,
 }
 
 impl Default for Metrics {
@@ -144,6 +176,11 @@ impl Metrics {
             queue_batches: Gauge::default(),
             ingest_in_flight: Gauge::default(),
             collectors: collect::CollectorMetrics::default(),
+            query_seconds: Family::new_with_constructor(query_histogram),
+            query_requests: Family::default(),
+            reads_audited: Counter::default(),
+            stream_subscribers: Gauge::default(),
+            stream_lagged: Counter::default(),
         };
         let r = &mut registry;
         r.register(
@@ -223,6 +260,31 @@ impl Metrics {
         );
         metrics.collectors.register(r);
         r.register_collector(Box::new(ProcessCollector));
+        r.register(
+            "auditrail_query_seconds",
+            "Time to answer a query API request, by endpoint, the audit record of the read included",
+            metrics.query_seconds.clone(),
+        );
+        r.register(
+            "auditrail_query_requests",
+            "Query API requests answered, by endpoint and status code",
+            metrics.query_requests.clone(),
+        );
+        r.register(
+            "auditrail_reads_audited",
+            "Reads of the trail recorded in the ledger as auditrail events",
+            metrics.reads_audited.clone(),
+        );
+        r.register(
+            "auditrail_stream_subscribers",
+            "Live-tail (server-sent events) subscribers connected",
+            metrics.stream_subscribers.clone(),
+        );
+        r.register(
+            "auditrail_stream_lagged",
+            "Lag notices sent to live-tail subscribers that fell behind",
+            metrics.stream_lagged.clone(),
+        );
         Metrics {
             registry,
             ..metrics

@@ -21,13 +21,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
-use store::{Prepared, QuarantineEntry, Store};
+use store::{EventProof, Prepared, QuarantineEntry, Store};
 use tokio::sync::oneshot;
 
 use crate::clock;
 use crate::error::ServerError;
-use crate::limits::{GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX, SUBMIT_RETRY};
+use crate::limits::{
+    GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX, PROOF_EVENTS_MAX, SUBMIT_RETRY,
+};
 use crate::metrics::{FormatLabels, LabelCounts, Metrics};
+use crate::stream::Hub;
 
 /// A batch for the writer.
 #[derive(Debug)]
@@ -46,10 +49,30 @@ pub(crate) struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WriteFailed;
 
+/// A request for inclusion proofs, answered by the writer (which owns the ledger).
+#[derive(Debug)]
+pub(crate) struct ProveJob {
+    /// What the client asked for: a sequence number or an event id.
+    pub(crate) reference: String,
+    /// The records with that event id (looked up by the handler, off the writer).
+    pub(crate) id_seqs: Vec<u64>,
+    pub(crate) reply: oneshot::Sender<Result<Vec<EventProof>, ProveFailed>>,
+}
+
+/// Why the writer gave no proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProveFailed {
+    /// No such record or event.
+    NotFound,
+    /// The store failed (logged by the writer).
+    Failed,
+}
+
 /// What goes over the queue.
 #[derive(Debug)]
 pub(crate) enum Message {
     Job(Box<Job>),
+    Prove(ProveJob),
     Stop,
 }
 
@@ -78,11 +101,19 @@ impl IngestQueue {
 
     /// Queues a job without waiting.
     pub(crate) fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
-        match self.sender.try_send(Message::Job(Box::new(job))) {
-            Ok(()) => {
-                self.metrics.queue_batches.inc();
-                Ok(())
-            }
+        self.try_send(Message::Job(Box::new(job)))?;
+        self.metrics.queue_batches.inc();
+        Ok(())
+    }
+
+    /// Queues a proof request without waiting.
+    pub(crate) fn try_prove(&self, job: ProveJob) -> Result<(), SubmitError> {
+        self.try_send(Message::Prove(job))
+    }
+
+    fn try_send(&self, message: Message) -> Result<(), SubmitError> {
+        match self.sender.try_send(message) {
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(SubmitError::Full),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
         }
@@ -122,10 +153,11 @@ pub(crate) fn spawn_writer(
     store: Store,
     receiver: Receiver<Message>,
     metrics: Arc<Metrics>,
+    hub: Hub,
 ) -> Result<JoinHandle<Result<(), ServerError>>, ServerError> {
     std::thread::Builder::new()
         .name("auditrail-writer".to_owned())
-        .spawn(move || write_loop(store, &receiver, &metrics))
+        .spawn(move || write_loop(store, &receiver, &metrics, &hub))
         .map_err(ServerError::Runtime)
 }
 
@@ -133,18 +165,21 @@ fn write_loop(
     mut store: Store,
     receiver: &Receiver<Message>,
     metrics: &Metrics,
+    hub: &Hub,
 ) -> Result<(), ServerError> {
     update_ledger_gauges(&store, metrics);
     let mut merged = Prepared::default();
     let mut jobs: Vec<Job> = Vec::new();
+    let mut proofs: Vec<ProveJob> = Vec::new();
     let mut stopping = false;
     while !stopping {
         match receiver.recv() {
             Ok(Message::Job(job)) => jobs.push(*job),
+            Ok(Message::Prove(job)) => proofs.push(job),
             Ok(Message::Stop) | Err(_) => break,
         }
-        let mut events = jobs[0].prepared.len();
-        let mut bytes = jobs[0].bytes;
+        let mut events = jobs.first().map_or(0, |job| job.prepared.len());
+        let mut bytes = jobs.first().map_or(0, |job| job.bytes);
         while events < GROUP_COMMIT_EVENTS_MAX && bytes < GROUP_COMMIT_BYTES_MAX {
             match receiver.try_recv() {
                 Ok(Message::Job(job)) => {
@@ -152,6 +187,7 @@ fn write_loop(
                     bytes += job.bytes;
                     jobs.push(*job);
                 }
+                Ok(Message::Prove(job)) => proofs.push(job),
                 Ok(Message::Stop) => {
                     stopping = true;
                     break;
@@ -159,11 +195,20 @@ fn write_loop(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        metrics.queue_batches.dec_by(jobs.len() as i64);
-        let result = commit(&mut store, &jobs, &mut merged, metrics);
-        for job in jobs.drain(..) {
-            // A handler that gave up waiting no longer listens; its events are stored.
-            let _ = job.ack.send(result);
+        if !jobs.is_empty() {
+            metrics.queue_batches.dec_by(jobs.len() as i64);
+            let before = store.ledger().tree_size();
+            let result = commit(&mut store, &jobs, &mut merged, metrics);
+            for job in jobs.drain(..) {
+                // A handler that gave up waiting no longer listens; its events are stored.
+                let _ = job.ack.send(result);
+            }
+            publish(&store, hub, before);
+        }
+        for job in proofs.drain(..) {
+            let answer = prove(&mut store, &job);
+            // A handler that gave up waiting no longer listens.
+            let _ = job.reply.send(answer);
         }
     }
     metrics.queue_batches.set(0);
@@ -233,6 +278,47 @@ fn commit(
     }
     update_ledger_gauges(store, metrics);
     Ok(())
+}
+
+/// Sends the records stored since tree size `before` to the live tail's subscribers, read
+/// back from the ledger: exactly what is durable, retried duplicates skipped.
+fn publish(store: &Store, hub: &Hub, before: u64) {
+    let ledger = store.ledger();
+    let after = ledger.tree_size();
+    if after <= before || !hub.has_subscribers() {
+        return;
+    }
+    let mut records = Vec::new();
+    for item in ledger.records(before..after) {
+        match item {
+            Ok(record) => records.push(record),
+            Err(error) => {
+                tracing::error!("cannot read back stored records for the live tail: {error}");
+                break;
+            }
+        }
+    }
+    hub.publish(
+        records
+            .iter()
+            .map(|(seq, record)| (*seq, record.as_slice())),
+    );
+}
+
+/// Proofs of what `job` names, checked, over a checkpoint that covers them.
+fn prove(store: &mut Store, job: &ProveJob) -> Result<Vec<EventProof>, ProveFailed> {
+    let tree_size = store.ledger().tree_size();
+    let mut seqs = store::resolve_event(&job.reference, tree_size, |_| Ok(job.id_seqs.clone()))
+        .map_err(|_| ProveFailed::Failed)?;
+    seqs.retain(|seq| *seq < tree_size);
+    seqs.truncate(PROOF_EVENTS_MAX);
+    if seqs.is_empty() {
+        return Err(ProveFailed::NotFound);
+    }
+    store.prove_events(&seqs, clock::now()).map_err(|error| {
+        tracing::error!("cannot prove {:?}: {error}", job.reference);
+        ProveFailed::Failed
+    })
 }
 
 fn update_ledger_gauges(store: &Store, metrics: &Metrics) {

@@ -16,6 +16,8 @@ use crate::auth::{Authenticator, PeerIdentity, Role, Tokens};
 use crate::config::{ClientRole, Limits};
 use crate::metrics::Metrics;
 use crate::pipeline::{IngestQueue, Message, spawn_writer};
+use crate::stream::Hub;
+use tokio::sync::watch;
 
 struct Harness {
     state: AppState,
@@ -49,10 +51,11 @@ fn harness_with_policy(limits: Limits, writer: bool, policy: Policy) -> Harness 
     .unwrap();
     let metrics = Arc::new(Metrics::new());
     let (queue, receiver) = IngestQueue::new(limits.queue_batches, Arc::clone(&metrics));
+    let hub = Hub::new();
     let (writer, stalled) = if writer {
         let store = Store::open(data.path(), StoreOptions::default(), now).unwrap();
         (
-            Some(spawn_writer(store, receiver, Arc::clone(&metrics)).unwrap()),
+            Some(spawn_writer(store, receiver, Arc::clone(&metrics), hub.clone()).unwrap()),
             None,
         )
     } else {
@@ -65,6 +68,9 @@ fn harness_with_policy(limits: Limits, writer: bool, policy: Policy) -> Harness 
         metrics,
         limits,
         metrics_require_auth: true,
+        data: data.path().to_owned(),
+        hub,
+        shutdown: watch::channel(false).1,
     });
     Harness {
         state,
@@ -512,5 +518,301 @@ async fn metrics_account_for_every_event_by_source_verb_and_code_class() {
             );
         }
     }
+    h.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// the query API
+
+impl Harness {
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, String) {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let (status, _, body) = self.send(request.body(Body::empty()).unwrap()).await;
+        (status, body)
+    }
+
+    async fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path, Some(&self.read)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+/// A Kubernetes event by `user`, `verb` at `second` past 10:00.
+fn event_at(id: &str, user: &str, verb: &str, second: u32) -> String {
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{id}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/configmaps/cm","verb":"{verb}","user":{{"username":"{user}"}},"sourceIPs":["10.0.0.2"],"objectRef":{{"resource":"configmaps","namespace":"default","name":"cm","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":200}},"requestReceivedTimestamp":"2025-06-01T10:{:02}:{:02}.000000Z","stageTimestamp":"2025-06-01T10:{:02}:{:02}.010000Z"}}"#,
+        second / 60,
+        second % 60,
+        second / 60,
+        second % 60
+    )
+}
+
+fn ids_of(page: &serde_json::Value) -> Vec<String> {
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn query_roles_and_reads_are_audited() {
+    let h = harness();
+    let (status, _) = h.post(K8S, Some(&h.ingest), event_list(&ids("q", 3))).await;
+    assert_eq!(status, StatusCode::OK);
+    let path = "/api/v1/events?user=alice&source=k8s";
+    assert_eq!(h.get(path, None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = h.get(path, Some(&h.ingest)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let page = h.get_json(path).await;
+    assert_eq!(ids_of(&page).len(), 3);
+    assert!(page["next"].is_null());
+    let (status, body) = h.get("/api/v1/events?colour=red", Some(&h.read)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("colour") && body.contains("since"), "{body}");
+    let (status, body) = h.get("/api/v1/events?code=2x", Some(&h.admin)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("code"), "{body}");
+    // Every answered read is an `auditrail` event: who, what, result.
+    let audited = h
+        .get_json("/api/v1/events?source=auditrail&limit=100")
+        .await;
+    let reads: Vec<&serde_json::Value> = audited["events"].as_array().unwrap().iter().collect();
+    let find = |user: &str, code: u64| {
+        reads.iter().any(|event| {
+            event["user"]["name"] == user
+                && event["status"]["code"] == code
+                && event["uri"].as_str().unwrap().starts_with("/api/v1/events")
+        })
+    };
+    assert!(find("token:reader", 200), "{audited}");
+    assert!(
+        find("token:hook", 403),
+        "the forbidden attempt is recorded: {audited}"
+    );
+    assert!(find("token:reader", 400));
+    assert!(find("token:admin", 400));
+    let ok = reads
+        .iter()
+        .find(|event| event["uri"] == path)
+        .expect("the read with its query string");
+    assert_eq!(ok["annotations"]["auditrail.io/returned"], "3");
+    assert_eq!(ok["verb"], "list");
+    assert_eq!(ok["origin"]["source"], "auditrail");
+    // The unauthenticated attempt is not: nothing names it.
+    assert!(reads.iter().all(|event| event["user"]["name"] != ""));
+    let (_, _, metrics) = h
+        .send(
+            Request::get("/metrics")
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.read))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        metrics.contains("auditrail_query_seconds_count{endpoint=\"events\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("auditrail_reads_audited_total"),
+        "{metrics}"
+    );
+    h.finish();
+}
+
+#[tokio::test]
+async fn pages_have_no_gaps_or_repeats_while_events_arrive() {
+    let h = harness();
+    // 250 events, many sharing a time, ingested in several batches.
+    let mut expected = Vec::new();
+    for batch in 0..5 {
+        let items: Vec<String> = (0..50)
+            .map(|i| {
+                let id = format!("p-{batch}-{i}");
+                expected.push(id.clone());
+                event_at(&id, "alice", "update", (batch * 50 + i) / 7)
+            })
+            .collect();
+        let body = format!(r#"{{"kind":"EventList","items":[{}]}}"#, items.join(","));
+        assert_eq!(h.post(K8S, Some(&h.ingest), body).await.0, StatusCode::OK);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = "/api/v1/events?user=alice&limit=40".to_owned();
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = h.get_json(&path).await;
+        seen.extend(ids_of(&page));
+        pages += 1;
+        // Newer events arriving between pages land before the first page.
+        let late = event_at(&format!("late-{pages}"), "alice", "update", 3000 + pages);
+        assert_eq!(h.post(K8S, Some(&h.ingest), late).await.0, StatusCode::OK);
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 7);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no event twice");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected, "every event once");
+    let (status, body) = h.get("/api/v1/events?cursor=bm9wZQ", Some(&h.read)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let k8s = h
+        .get_json("/api/v1/events?user=alice&limit=1&output=k8s")
+        .await;
+    assert_eq!(k8s["events"][0]["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(k8s["events"][0]["auditID"], "late-7");
+    h.finish();
+}
+
+#[tokio::test]
+async fn reports_checkpoint_and_proofs() {
+    let h = harness();
+    let items: Vec<String> = (0..6)
+        .map(|i| {
+            let user = if i < 4 { "alice" } else { "bob" };
+            event_at(&format!("r-{i}"), user, "update", i)
+        })
+        .collect();
+    let body = format!(r#"{{"kind":"EventList","items":[{}]}}"#, items.join(","));
+    assert_eq!(h.post(K8S, Some(&h.ingest), body).await.0, StatusCode::OK);
+    let top = h.get_json("/api/v1/reports/top-users?source=k8s").await;
+    assert_eq!(top[0]["key"], "alice");
+    assert_eq!(top[0]["requests"], 4);
+    assert_eq!(top[1]["key"], "bob");
+    let changes = h
+        .get_json("/api/v1/reports/changes?source=k8s&limit=2")
+        .await;
+    assert_eq!(changes.as_array().unwrap().len(), 2);
+    let history = h
+        .get_json("/api/v1/reports/changes?object=configmaps/default/cm")
+        .await;
+    assert_eq!(history.as_array().unwrap().len(), 6);
+    let codes = h.get_json("/api/v1/reports/codes?source=k8s").await;
+    assert!(
+        codes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["code"] == "200")
+    );
+    let activity = h.get_json("/api/v1/reports/activity?user=bob").await;
+    assert_eq!(activity.as_array().unwrap().len(), 2);
+    let chargeback = h
+        .get_json("/api/v1/reports/chargeback?by=user&source=k8s")
+        .await;
+    assert_eq!(chargeback.as_array().unwrap().len(), 2);
+    for (path, status) in [
+        ("/api/v1/reports/nonsense", StatusCode::NOT_FOUND),
+        ("/api/v1/reports/activity", StatusCode::BAD_REQUEST),
+        ("/api/v1/reports/top-users?by=team", StatusCode::BAD_REQUEST),
+        ("/api/v1/reports/codes?limit=5", StatusCode::BAD_REQUEST),
+        ("/api/v1/reports/changes?object=cm", StatusCode::BAD_REQUEST),
+        ("/api/v1/reports/changes?limit=0", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, body) = h.get(path, Some(&h.read)).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(!body.contains("panick"), "{body}");
+    }
+    let proofs = h.get_json("/api/v1/proof/r-4").await;
+    let proof = &proofs[0];
+    assert_eq!(proof["event"]["id"], "r-4");
+    let seq = proof["seq"].as_u64().unwrap();
+    assert!(
+        proof["proof"]["checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains('\n')
+    );
+    let by_seq = h.get_json(&format!("/api/v1/proof/{seq}")).await;
+    assert_eq!(by_seq[0]["record"], proof["record"]);
+    let (status, checkpoint) = h.get("/api/v1/checkpoint", Some(&h.read)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(checkpoint.starts_with("auditrail.local/"), "{checkpoint}");
+    let (status, body) = h.get("/api/v1/proof/no-such-event", Some(&h.read)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        h.get("/api/v1/proof/r-4", Some(&h.ingest)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // The proof verifies against the store's key, like `auditrail prove`'s.
+    let (store, _data) = h.finish();
+    let record = proof["record"].as_str().unwrap().as_bytes().to_vec();
+    let parsed = ledger_proof(&serde_json::to_string(&proof["proof"]).unwrap());
+    parsed.verify(&record, &store.ledger().verifier()).unwrap();
+}
+
+fn ledger_proof(json: &str) -> ledger::InclusionProof {
+    ledger::InclusionProof::from_json(json).unwrap()
+}
+
+#[tokio::test]
+async fn live_tail_sends_events_stored_after_subscribing() {
+    let h = harness();
+    let (status, _) = h
+        .post(K8S, Some(&h.ingest), event_list(&ids("before", 2)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let request = Request::get("/api/v1/events/stream?user=bob")
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.read))
+        .body(Body::empty())
+        .unwrap();
+    let response = router(h.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let items: Vec<String> = (0..3)
+        .map(|i| {
+            let user = if i == 1 { "alice" } else { "bob" };
+            event_at(&format!("after-{i}"), user, "delete", i)
+        })
+        .collect();
+    let list = format!(r#"{{"kind":"EventList","items":[{}]}}"#, items.join(","));
+    assert_eq!(h.post(K8S, Some(&h.ingest), list).await.0, StatusCode::OK);
+    let mut text = String::new();
+    while text.matches("event: audit").count() < 2 {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    assert!(text.contains("\"id\":\"after-0\""), "{text}");
+    assert!(text.contains("\"id\":\"after-2\""), "{text}");
+    assert!(!text.contains("after-1"), "filtered out: {text}");
+    assert!(
+        !text.contains("before-"),
+        "stored before subscribing: {text}"
+    );
+    drop(body);
+    // The subscription itself is an audited read.
+    let audited = h.get_json("/api/v1/events?source=auditrail").await;
+    assert!(
+        audited["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["verb"] == "watch"),
+        "{audited}"
+    );
     h.finish();
 }

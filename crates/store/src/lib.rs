@@ -46,6 +46,7 @@ mod columns;
 mod identity;
 mod keys;
 pub mod limits;
+mod proof;
 mod quarantine;
 mod records;
 mod verify;
@@ -55,6 +56,7 @@ pub use columns::{
 };
 pub use identity::{Key, NO_KEY, key};
 pub use keys::KeyRepair;
+pub use proof::{EventProof, ProofError, resolve_event};
 pub use quarantine::QuarantineEntry;
 pub use verify::{StoreFinding, StoreVerifyReport, verify};
 

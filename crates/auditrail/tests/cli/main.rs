@@ -12,6 +12,7 @@ mod prune;
 mod query;
 mod report;
 mod serve;
+mod serve_query;
 mod trail;
 
 use std::path::{Path, PathBuf};
