@@ -18,7 +18,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::thread::JoinHandle;
 
 use store::{EventProof, Prepared, QuarantineEntry, Store};
@@ -161,6 +163,9 @@ pub(crate) fn spawn_writer(
         .map_err(ServerError::Runtime)
 }
 
+/// How long the writer waits for a batch before it compacts a sealed segment instead.
+const COMPACT_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn write_loop(
     mut store: Store,
     receiver: &Receiver<Message>,
@@ -173,10 +178,22 @@ fn write_loop(
     let mut proofs: Vec<ProveJob> = Vec::new();
     let mut stopping = false;
     while !stopping {
-        match receiver.recv() {
-            Ok(Message::Job(job)) => jobs.push(*job),
-            Ok(Message::Prove(job)) => proofs.push(job),
-            Ok(Message::Stop) | Err(_) => break,
+        let message = match receiver.recv_timeout(COMPACT_WHEN_IDLE_FOR) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                // Idle: convert one sealed segment to the columnar index, the one copy of
+                // its events at rest (the rest of the way is queued behind new batches).
+                if let Err(error) = store.compact_next(clock::now()) {
+                    tracing::warn!(%error, "compacting a sealed segment failed; its events stay in the ledger's row form");
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match message {
+            Message::Job(job) => jobs.push(*job),
+            Message::Prove(job) => proofs.push(job),
+            Message::Stop => break,
         }
         let mut events = jobs.first().map_or(0, |job| job.prepared.len());
         let mut bytes = jobs.first().map_or(0, |job| job.bytes);

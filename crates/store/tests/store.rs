@@ -478,3 +478,30 @@ fn compaction_keeps_one_columnar_copy_that_verifies_and_proves() {
     let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
     assert!(!report.is_intact());
 }
+
+/// `compact_next` (what a server calls while idle) converts one segment per call, oldest
+/// first, and the store verifies between calls.
+#[test]
+fn compact_next_converts_one_segment_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    small_segment_store(dir.path());
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    for chunk in events(1000, 11).chunks(100) {
+        store.append(&Prepared::from_events(chunk), now()).unwrap();
+    }
+    let before = store.compactable().len();
+    assert!(before >= 2, "{before}");
+    assert!(store.compact_next(now()).unwrap());
+    let first = store.ledger().segments().remove(0);
+    assert!(first.external, "{first:?}");
+    let mut calls = 1;
+    while store.compact_next(now()).unwrap() {
+        calls += 1;
+        assert!(calls < 100, "compact_next does not finish");
+    }
+    assert!(calls >= before);
+    assert!(store.compactable().is_empty());
+    store.close(now()).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+}
