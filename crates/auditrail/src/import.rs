@@ -1,24 +1,26 @@
 //! `auditrail import`: decode, normalize, apply the policy, and store durably in the audit
-//! trail. Decoding, policy and encoding run on this thread; deduplication and the ledger's
-//! hashing, compression and fsync on a writer thread, with a bounded queue between them.
-//! Malformed records go raw to the quarantine file. Every record read is accounted for in
-//! the summary: stored, duplicate, dropped by policy, or quarantined.
+//! trail. Decoding, policy and encoding run on every core ([`input::read_inputs_parallel`]);
+//! deduplication and the ledger's hashing, compression and fsync on this thread, in input
+//! order. Malformed records go raw to the quarantine file. Every record read is accounted for
+//! in the summary: stored, duplicate, dropped by policy, or quarantined.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::Mutex;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use policy::Policy;
 use store::{Prepared, QuarantineEntry, Store, StoreOptions};
 
 use crate::cli::{CommonArgs, ImportArgs};
-use crate::input::{self, InputStats, ReadOptions};
-use crate::limits::IMPORT_QUEUE_BATCHES;
+use crate::input::{self, Batch, InputStats, Process, ReadOptions};
+use crate::limits::IMPORT_PIECES_IN_FLIGHT;
 use crate::policy_file::LoadedPolicy;
 use crate::{Status, clock};
 
-enum Message {
-    Events(Prepared),
-    Malformed(Vec<QuarantineEntry>),
+/// One piece of input after the policy: what to store and what to quarantine.
+struct Kept {
+    prepared: Prepared,
+    dropped: u64,
+    malformed: Vec<QuarantineEntry>,
 }
 
 #[derive(Debug, Default)]
@@ -26,6 +28,7 @@ struct Written {
     stored: u64,
     duplicates: u64,
     quarantined: u64,
+    dropped: u64,
     tree_size: u64,
 }
 
@@ -44,28 +47,29 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         checkpoint: None,
     };
     let data = &common.data;
-    let store = Store::open(data, options, clock::now())
+    let mut store = Store::open(data, options, clock::now())
         .with_context(|| format!("cannot open the audit trail in {}", data.display()))?;
     let quarantine_path = store.quarantine_path().to_owned();
-    let (sender, receiver) = sync_channel::<Message>(IMPORT_QUEUE_BATCHES);
-    // Emptied batches come back to be refilled, so that their buffers are reused.
-    let (recycle, recycled) = sync_channel::<Prepared>(IMPORT_QUEUE_BATCHES + 1);
-    let verbose = args.verbose;
-    let writer = std::thread::spawn(move || write_all(store, receiver, &recycle, verbose));
-    let mut dropped = 0u64;
-    let read = read(args, common, &policy, (&sender, &recycled), &mut dropped);
-    drop(sender);
-    let written = writer
-        .join()
-        .map_err(|_| anyhow!("the writer thread panicked"))?;
-    let ((store, written), stats) = match (written, read) {
-        (Err(error), _) => {
-            return Err(error.context(format!("storing events in {} failed", data.display())));
-        }
-        (Ok(_), Err(error)) => return Err(error),
-        (Ok(pair), Ok(stats)) => (pair, stats),
+    let read_options = {
+        let mut options =
+            ReadOptions::new(args.format.input_format(), common.quiet, &args.accounts)?;
+        options.keep_malformed = true;
+        options
     };
-    let mut store = store;
+    // Emptied batches come back to be refilled, so that their buffers are reused.
+    let free: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
+    let keep = Keep {
+        policy: &policy,
+        free: &free,
+    };
+    let mut written = Written {
+        tree_size: store.ledger().tree_size(),
+        ..Written::default()
+    };
+    let stats = input::read_inputs_parallel(&args.inputs, read_options, &keep, |kept| {
+        store_batch(&mut store, kept, &free, &mut written, args.verbose)
+            .with_context(|| format!("storing events in {} failed", data.display()))
+    })?;
     if !args.no_compact {
         compact(&mut store, common.quiet)?;
     }
@@ -73,7 +77,7 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         .close(clock::now())
         .context("cannot write the final checkpoint")?;
     if !common.quiet {
-        input::eprintln_clear(&summary(&stats, &written, dropped, &quarantine_path));
+        input::eprintln_clear(&summary(&stats, &written, &quarantine_path));
     }
     Ok(if stats.malformed > 0 {
         Status::BadInput
@@ -82,77 +86,79 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
     })
 }
 
-fn read(
-    args: &ImportArgs,
-    common: &CommonArgs,
-    policy: &Policy,
-    (sender, recycled): (&SyncSender<Message>, &Receiver<Prepared>),
-    dropped: &mut u64,
-) -> Result<InputStats> {
-    let options = {
-        let mut options =
-            ReadOptions::new(args.format.input_format(), common.quiet, &args.accounts)?;
-        options.keep_malformed = true;
-        options
-    };
-    let writer_gone = || anyhow!("the writer stopped");
-    input::read_inputs(&args.inputs, options, |batch| {
-        if !batch.malformed.is_empty() {
-            sender
-                .send(Message::Malformed(std::mem::take(&mut batch.malformed)))
-                .map_err(|_| writer_gone())?;
-        }
-        let mut prepared = recycled.try_recv().unwrap_or_default();
-        for event in &mut batch.events {
-            if policy.apply(event).is_kept() {
-                prepared.push(event);
-            } else {
-                *dropped += 1;
-            }
-        }
-        if !prepared.is_empty() {
-            sender
-                .send(Message::Events(prepared))
-                .map_err(|_| writer_gone())?;
-        }
-        Ok(())
-    })
+/// Applies the policy and encodes what it keeps (on the decode workers).
+struct Keep<'a> {
+    policy: &'a Policy,
+    /// Emptied batches, back from the writer.
+    free: &'a Mutex<Vec<Prepared>>,
 }
 
-fn write_all(
-    mut store: Store,
-    receiver: Receiver<Message>,
-    recycle: &SyncSender<Prepared>,
-    verbose: bool,
-) -> Result<(Store, Written)> {
-    let mut written = Written {
-        tree_size: store.ledger().tree_size(),
-        ..Written::default()
-    };
-    for message in receiver {
-        match message {
-            Message::Events(mut prepared) => {
-                let outcome = store.append(&prepared, clock::now())?;
-                prepared.clear();
-                // The reader may have stopped; a batch not taken back is simply dropped.
-                let _ = recycle.try_send(prepared);
-                written.stored += outcome.stored;
-                written.duplicates += outcome.duplicates;
-                written.tree_size = outcome.tree_size;
-                if verbose {
-                    input::eprintln_clear(&format!(
-                        "stored: trail holds {} records",
-                        outcome.tree_size
-                    ));
-                }
-            }
-            Message::Malformed(entries) => {
-                store.quarantine(&entries, clock::now())?;
-                written.quarantined += entries.len() as u64;
-            }
+impl Process for Keep<'_> {
+    type Output = Kept;
+
+    fn start(&self) -> Kept {
+        let prepared = self
+            .free
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default();
+        Kept {
+            prepared,
+            dropped: 0,
+            malformed: Vec::new(),
         }
     }
-    Ok((store, written))
+
+    fn add(&self, batch: &mut Batch, kept: &mut Kept) {
+        for event in &mut batch.events {
+            if self.policy.apply(event).is_kept() {
+                kept.prepared.push(event);
+            } else {
+                kept.dropped += 1;
+            }
+        }
+        kept.malformed.append(&mut batch.malformed);
+    }
+}
+
+/// Quarantines and stores one batch, in input order (on the calling thread).
+fn store_batch(
+    store: &mut Store,
+    kept: Kept,
+    free: &Mutex<Vec<Prepared>>,
+    written: &mut Written,
+    verbose: bool,
+) -> Result<()> {
+    let Kept {
+        mut prepared,
+        dropped,
+        malformed,
+    } = kept;
+    written.dropped += dropped;
+    if !malformed.is_empty() {
+        store.quarantine(&malformed, clock::now())?;
+        written.quarantined += malformed.len() as u64;
+    }
+    if !prepared.is_empty() {
+        let outcome = store.append(&prepared, clock::now())?;
+        written.stored += outcome.stored;
+        written.duplicates += outcome.duplicates;
+        written.tree_size = outcome.tree_size;
+        if verbose {
+            input::eprintln_clear(&format!(
+                "stored: trail holds {} records",
+                outcome.tree_size
+            ));
+        }
+    }
+    prepared.clear();
+    if let Ok(mut free) = free.lock()
+        && free.len() < IMPORT_PIECES_IN_FLIGHT + 2
+    {
+        free.push(prepared);
+    }
+    Ok(())
 }
 
 /// Converts the sealed ledger segments to the columnar index (the one copy at rest), with a
@@ -186,12 +192,7 @@ fn compact(store: &mut Store, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn summary(
-    stats: &InputStats,
-    written: &Written,
-    dropped: u64,
-    quarantine: &std::path::Path,
-) -> String {
+fn summary(stats: &InputStats, written: &Written, quarantine: &std::path::Path) -> String {
     let mut text = format!(
         "auditrail import: {} events read from {} input{} ({} bytes): {} stored, {} duplicates skipped, {} dropped by policy",
         stats.events,
@@ -200,7 +201,7 @@ fn summary(
         stats.bytes,
         written.stored,
         written.duplicates,
-        dropped,
+        written.dropped,
     );
     if stats.malformed > 0 {
         text.push_str(&format!(

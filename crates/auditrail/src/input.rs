@@ -11,11 +11,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use event::AuditEvent;
-use formats::frame::{self, Framing, LineFramer};
+use formats::frame::{self, Framing, Line, LineFramer};
 use formats::{Decoder, Diagnostic, InputFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::limits::{DIAGNOSTICS_PRINTED_MAX, EVENT_BATCH_MAX, READ_CHUNK_BYTES};
+
+mod parallel;
+
+pub(crate) use parallel::{Process, read_inputs_parallel};
 
 /// What was read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -113,13 +117,32 @@ pub(crate) fn read_inputs(
         keep_malformed,
         user_db,
     } = options;
-    let stdin_only = [PathBuf::from("-")];
-    let paths = if paths.is_empty() {
-        &stdin_only[..]
-    } else {
-        paths
+    let paths = input_paths(paths);
+    let total_bytes = total_bytes(&paths);
+    let mut reader = InputReader {
+        format,
+        user_db,
+        keep_malformed,
+        reporter: Reporter::new(total_bytes, quiet),
     };
-    let total_bytes: Option<u64> = paths
+    for path in &paths {
+        reader.read_path(path, &mut sink)?;
+    }
+    Ok(reader.reporter.finish())
+}
+
+/// The inputs to read: standard input when none are named.
+fn input_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        paths.to_vec()
+    }
+}
+
+/// The total size of `paths`, when every one is a file whose size is known.
+fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
+    paths
         .iter()
         .map(|path| {
             if is_stdin(path) {
@@ -128,27 +151,7 @@ pub(crate) fn read_inputs(
                 std::fs::metadata(path).ok().map(|m| m.len())
             }
         })
-        .sum();
-    let progress = Progress::new(total_bytes, quiet);
-    let mut reader = InputReader {
-        format,
-        user_db,
-        keep_malformed,
-        stats: InputStats::default(),
-        printed: 0,
-        progress,
-    };
-    for path in paths {
-        reader.read_path(path, &mut sink)?;
-    }
-    reader.progress.finish();
-    if reader.printed < reader.reported() {
-        eprintln_clear(&format!(
-            "auditrail: {} more diagnostics not shown",
-            reader.reported() - reader.printed
-        ));
-    }
-    Ok(reader.stats)
+        .sum()
 }
 
 fn is_stdin(path: &Path) -> bool {
@@ -159,22 +162,16 @@ struct InputReader {
     format: InputFormat,
     user_db: Option<std::sync::Arc<formats::auditd::UserDb>>,
     keep_malformed: bool,
-    stats: InputStats,
-    printed: u64,
-    progress: Progress,
+    reporter: Reporter,
 }
 
 impl InputReader {
-    fn reported(&self) -> u64 {
-        self.stats.malformed + self.stats.warnings
-    }
-
     fn read_path(
         &mut self,
         path: &Path,
         sink: &mut impl FnMut(&mut Batch) -> Result<()>,
     ) -> Result<()> {
-        self.stats.inputs += 1;
+        self.reporter.stats.inputs += 1;
         if is_stdin(path) {
             let stdin = std::io::stdin();
             return self
@@ -215,28 +212,14 @@ impl InputReader {
                     formats::limits::DOCUMENT_BYTES_MAX
                 );
             }
-            decoder.decode_document(&document, &mut state.batch.events, &mut state.diagnostics);
-            if self.keep_malformed {
-                for error in state.diagnostics.iter().filter(|d| d.is_error()) {
-                    let start = usize::try_from(error.offset)
-                        .unwrap_or(usize::MAX)
-                        .min(document.len());
-                    state.batch.malformed.push(store::QuarantineEntry {
-                        input: name.to_owned(),
-                        line: error.line,
-                        offset: error.offset,
-                        message: error.message.clone(),
-                        raw: document[start..].to_vec(),
-                    });
-                }
-            }
-            let count = state.batch.events.len() as u64;
-            let share = document.len() as u64 / count.max(1);
-            state
-                .batch
-                .input_bytes
-                .resize(state.batch.events.len(), share);
-            self.stats.records += count.max(1);
+            self.reporter.stats.records += decode_document(
+                &mut decoder,
+                name,
+                self.keep_malformed,
+                &document,
+                &mut state.batch,
+                &mut state.diagnostics,
+            );
         } else {
             let mut framer = LineFramer::new();
             let mut outcome = Ok(());
@@ -257,7 +240,7 @@ impl InputReader {
             framer.finish(|line| self.decode_line(name, &mut decoder, &mut state, &line));
         }
         decoder.finish(&mut state.batch.events, &mut state.diagnostics);
-        self.stats.skipped += decoder.skipped_records();
+        self.reporter.stats.skipped += decoder.skipped_records();
         state.batch.input_bytes.resize(state.batch.events.len(), 0);
         self.flush(name, &mut state, sink)
     }
@@ -267,36 +250,17 @@ impl InputReader {
         name: &str,
         decoder: &mut Decoder,
         state: &mut DecodeState,
-        line: &frame::Line<'_>,
+        line: &Line<'_>,
     ) {
-        if line.bytes.iter().all(u8::is_ascii_whitespace) && !line.overlong {
-            return;
-        }
-        self.stats.records += 1;
-        let before = state.batch.events.len();
-        let diagnostics_before = state.diagnostics.len();
-        decoder.decode_line(line, &mut state.batch.events, &mut state.diagnostics);
-        if self.keep_malformed {
-            let error = state.diagnostics[diagnostics_before..]
-                .iter()
-                .find(|d| d.is_error());
-            if let Some(error) = error {
-                state.batch.malformed.push(store::QuarantineEntry {
-                    input: name.to_owned(),
-                    line: line.number,
-                    offset: line.offset,
-                    message: error.message.clone(),
-                    raw: line.bytes.to_vec(),
-                });
-            }
-        }
-        let produced = (state.batch.events.len() - before) as u64;
-        if let Some(share) = (line.length + 1).checked_div(produced) {
-            state
-                .batch
-                .input_bytes
-                .resize(state.batch.events.len(), share);
-        }
+        let record = decode_line(
+            decoder,
+            name,
+            self.keep_malformed,
+            line,
+            &mut state.batch,
+            &mut state.diagnostics,
+        );
+        self.reporter.stats.records += u64::from(record);
     }
 
     fn flush_if_full(
@@ -317,15 +281,116 @@ impl InputReader {
         state: &mut DecodeState,
         sink: &mut impl FnMut(&mut Batch) -> Result<()>,
     ) -> Result<()> {
-        self.report(name, &state.diagnostics);
+        self.reporter.report(name, &state.diagnostics);
         state.diagnostics.clear();
-        self.stats.events += state.batch.events.len() as u64;
-        self.progress.events(self.stats.events);
+        self.reporter.stats.events += state.batch.events.len() as u64;
+        self.reporter.progress.events(self.reporter.stats.events);
         let result = sink(&mut state.batch);
         state.batch.events.clear();
         state.batch.malformed.clear();
         state.batch.input_bytes.clear();
         result
+    }
+
+    fn account_bytes(&mut self, bytes: u64) {
+        self.reporter.stats.bytes += bytes;
+        self.reporter.progress.bar.inc(bytes);
+    }
+}
+
+/// Decodes one framed line into `batch`: its events, with the input bytes each came from,
+/// and, when `keep_malformed`, the raw line if it gave an error. Returns whether the line was
+/// a record (not blank).
+fn decode_line(
+    decoder: &mut Decoder,
+    name: &str,
+    keep_malformed: bool,
+    line: &Line<'_>,
+    batch: &mut Batch,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    if line.bytes.iter().all(u8::is_ascii_whitespace) && !line.overlong {
+        return false;
+    }
+    let before = batch.events.len();
+    let diagnostics_before = diagnostics.len();
+    decoder.decode_line(line, &mut batch.events, diagnostics);
+    if keep_malformed {
+        let error = diagnostics[diagnostics_before..]
+            .iter()
+            .find(|d| d.is_error());
+        if let Some(error) = error {
+            batch.malformed.push(store::QuarantineEntry {
+                input: name.to_owned(),
+                line: line.number,
+                offset: line.offset,
+                message: error.message.clone(),
+                raw: line.bytes.to_vec(),
+            });
+        }
+    }
+    let produced = (batch.events.len() - before) as u64;
+    if let Some(share) = (line.length + 1).checked_div(produced) {
+        batch.input_bytes.resize(batch.events.len(), share);
+    }
+    true
+}
+
+/// Decodes a whole JSON document into `batch` (see [`decode_line`]); returns the records
+/// it held (at least one: a document without events is one malformed record).
+fn decode_document(
+    decoder: &mut Decoder,
+    name: &str,
+    keep_malformed: bool,
+    document: &[u8],
+    batch: &mut Batch,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> u64 {
+    let events_before = batch.events.len();
+    let diagnostics_before = diagnostics.len();
+    decoder.decode_document(document, &mut batch.events, diagnostics);
+    if keep_malformed {
+        for error in diagnostics[diagnostics_before..]
+            .iter()
+            .filter(|d| d.is_error())
+        {
+            let start = usize::try_from(error.offset)
+                .unwrap_or(usize::MAX)
+                .min(document.len());
+            batch.malformed.push(store::QuarantineEntry {
+                input: name.to_owned(),
+                line: error.line,
+                offset: error.offset,
+                message: error.message.clone(),
+                raw: document[start..].to_vec(),
+            });
+        }
+    }
+    let count = (batch.events.len() - events_before) as u64;
+    let share = document.len() as u64 / count.max(1);
+    batch.input_bytes.resize(batch.events.len(), share);
+    count.max(1)
+}
+
+/// Counts what was read and prints diagnostics as `file:line`, at most
+/// [`DIAGNOSTICS_PRINTED_MAX`] of them, around the progress bar.
+struct Reporter {
+    stats: InputStats,
+    printed: u64,
+    progress: Progress,
+}
+
+impl Reporter {
+    fn new(total_bytes: Option<u64>, quiet: bool) -> Reporter {
+        Reporter {
+            stats: InputStats::default(),
+            printed: 0,
+            progress: Progress::new(total_bytes, quiet),
+        }
+    }
+
+    fn reported(&self) -> u64 {
+        self.stats.malformed + self.stats.warnings
     }
 
     fn report(&mut self, name: &str, diagnostics: &[Diagnostic]) {
@@ -356,9 +421,17 @@ impl InputReader {
         }
     }
 
-    fn account_bytes(&mut self, bytes: u64) {
-        self.stats.bytes += bytes;
-        self.progress.bar.inc(bytes);
+    /// Clears the progress bar, says how many diagnostics were not printed, and gives the
+    /// counts.
+    fn finish(self) -> InputStats {
+        self.progress.finish();
+        if self.printed < self.reported() {
+            eprintln_clear(&format!(
+                "auditrail: {} more diagnostics not shown",
+                self.reported() - self.printed
+            ));
+        }
+        self.stats
     }
 }
 

@@ -17,9 +17,6 @@ pub(crate) const POLICY_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
 const _: () = assert!(READ_CHUNK_BYTES <= formats::limits::LINE_BYTES_MAX);
 
-/// Prepared batches queued between the decoding thread and the writer of `import`.
-pub(crate) const IMPORT_QUEUE_BATCHES: usize = 4;
-
 /// Largest external checkpoint or verifier key file read by `verify`.
 pub(crate) const NOTE_FILE_BYTES_MAX: u64 = 64 * 1024;
 
@@ -31,3 +28,21 @@ pub(crate) const ERROR_BODY_BYTES_MAX: u64 = 64 * 1024;
 
 /// Largest CA, certificate or key file read.
 pub(crate) const PEM_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Input handed to a decode worker of `import` at a time: whole lines, cut at the last line
+/// break within this many bytes (a longer line makes a larger piece, up to
+/// [`formats::limits::LINE_BYTES_MAX`]). Big enough that one piece's events make one ledger
+/// batch with one fsync, small enough to keep both cores busy to the end of an input.
+pub(crate) const IMPORT_PIECE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Pieces of input between reading and storing at once: queued for a worker, being decoded,
+/// or decoded and waiting for their turn to be stored in input order. With the piece being
+/// read and the one being stored, memory holds at most this many + 2 pieces and their
+/// encoded events.
+pub(crate) const IMPORT_PIECES_IN_FLIGHT: usize = 6;
+
+/// Most decode workers of `import` (one per available core, up to this).
+pub(crate) const IMPORT_WORKERS_MAX: usize = 16;
+
+const _: () = assert!(IMPORT_PIECE_BYTES <= formats::limits::LINE_BYTES_MAX);
+const _: () = assert!(IMPORT_PIECES_IN_FLIGHT >= 2);

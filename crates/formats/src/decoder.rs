@@ -164,47 +164,25 @@ impl Decoder {
         }
     }
 
-    /// Chooses the format of one line. The order matters for speed: the API server writes
-    /// every JSON event starting with `{"kind":`, so that check comes first and costs one
-    /// comparison; the other JSON shapes are told apart by their first key (jsonl `origin`,
-    /// Docker json-file `log`, logrus `audit`, journal `__CURSOR`/`__REALTIME_TIMESTAMP`), and
-    /// only a JSON line with none of these is searched for logrus's `"msg":` (other MKE
-    /// controller logging, skipped and counted); the rest is Kubernetes JSON. Text lines with
-    /// `AUDIT: ` are legacy one-line (`stage=`) or OKD two-line; then DC/OS `auditlog()`.
+    /// Decodes one line of an `auto` input in the format [`route_auto`] chose.
     fn decode_auto(
         &mut self,
         bytes: &[u8],
         events: &mut Vec<AuditEvent>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        match bytes.first() {
-            Some(b'{') => {
-                if bytes.starts_with(b"{\"kind\":") {
-                    k8s::decode(bytes, &self.origin, events, diagnostics);
-                } else if bytes.starts_with(b"{\"origin\":") {
-                    jsonl::decode(bytes, &self.origin, events, diagnostics);
-                } else if mke::detect_json(bytes) {
-                    self.mke.decode(bytes, &self.origin, events, diagnostics);
-                } else if dcos::detect_journal_json(bytes) {
-                    self.decode_dcos(bytes, events, diagnostics);
-                } else if memchr::memmem::find(bytes, b"\"msg\":").is_some()
-                    && mke::is_other_logging(bytes)
-                {
-                    // Other `ucp-controller` logging (logrus JSON without an audit record).
-                    self.mke.skip_other_logging();
-                } else {
-                    k8s::decode(bytes, &self.origin, events, diagnostics);
-                }
+        match route_auto(bytes) {
+            Route::K8s => k8s::decode(bytes, &self.origin, events, diagnostics),
+            Route::Jsonl => jsonl::decode(bytes, &self.origin, events, diagnostics),
+            Route::Mke => self.mke.decode(bytes, &self.origin, events, diagnostics),
+            Route::MkeOtherLogging => self.mke.skip_other_logging(),
+            Route::Dcos => self.decode_dcos(bytes, events, diagnostics),
+            Route::Legacy => legacy::decode(bytes, &self.origin, events, diagnostics),
+            Route::OkdTwoLine => {
+                self.okd
+                    .decode_two_line(bytes, &self.origin, events, diagnostics);
             }
-            Some(b'[') => k8s::decode(bytes, &self.origin, events, diagnostics),
-            _ if legacy::detect(bytes) => match okd::line_kind(bytes) {
-                okd::LineKind::OneLine => legacy::decode(bytes, &self.origin, events, diagnostics),
-                okd::LineKind::TwoLine => {
-                    self.okd
-                        .decode_two_line(bytes, &self.origin, events, diagnostics);
-                }
-            },
-            _ if auditd::detect(bytes) => {
+            Route::Auditd => {
                 let (line, offset) = (
                     self.origin.line.unwrap_or(0),
                     self.origin.offset.unwrap_or(0),
@@ -212,8 +190,7 @@ impl Decoder {
                 self.auditd
                     .push_line(bytes, line, offset, events, diagnostics);
             }
-            _ if dcos::detect_text(bytes) => self.decode_dcos(bytes, events, diagnostics),
-            _ => diagnostics.push(Diagnostic::error(
+            Route::Unrecognized => diagnostics.push(Diagnostic::error(
                 self.origin.line.unwrap_or(0),
                 self.origin.offset.unwrap_or(0),
                 format!(
@@ -223,6 +200,34 @@ impl Decoder {
                     excerpt(bytes)
                 ),
             )),
+        }
+    }
+
+    /// True when decoding `line` (one line of this decoder's input, as framed) neither reads
+    /// nor changes what the decoder keeps across lines, apart from counts that add up (lines
+    /// skipped as other logging). Such a line gives the same events and diagnostics from any
+    /// [`Decoder`] of the same format and input, in any order, so independent lines can be
+    /// decoded in parallel while the others go through one decoder in input order; the
+    /// result is the same as decoding every line in order with one decoder.
+    ///
+    /// Kubernetes JSON, legacy one-line, DC/OS and jsonl lines are independent; OKD two-line
+    /// request and response lines (paired by id), MKE lines (Docker fragments are rejoined)
+    /// and Linux audit records (grouped by serial) are not.
+    pub fn is_independent(&self, line: &[u8]) -> bool {
+        match self.format {
+            InputFormat::K8s | InputFormat::K8sLegacy | InputFormat::Dcos | InputFormat::Jsonl => {
+                true
+            }
+            InputFormat::Okd | InputFormat::Mke | InputFormat::Auditd => false,
+            InputFormat::Auto => match route_auto(trim_start(line)) {
+                Route::K8s
+                | Route::Jsonl
+                | Route::MkeOtherLogging
+                | Route::Dcos
+                | Route::Legacy
+                | Route::Unrecognized => true,
+                Route::Mke | Route::OkdTwoLine | Route::Auditd => false,
+            },
         }
     }
 
@@ -285,6 +290,67 @@ impl Decoder {
         self.okd.finish(events);
         self.mke.finish(events, diagnostics);
         self.auditd.finish(events, diagnostics);
+    }
+}
+
+/// How an `auto` input's line is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Kubernetes audit JSON: an event, an `EventList` or an array.
+    K8s,
+    /// auditrail's own JSON line.
+    Jsonl,
+    /// An MKE controller line: Docker json-file wrapper or logrus audit line.
+    Mke,
+    /// Other `ucp-controller` logging (logrus JSON without an audit record), skipped.
+    MkeOtherLogging,
+    /// A DC/OS adminrouter line, journal text or `journalctl -o json`.
+    Dcos,
+    /// The log backend's legacy one-line format (`stage=`).
+    Legacy,
+    /// An OKD 3.x two-line request or response line.
+    OkdTwoLine,
+    /// A Linux audit record.
+    Auditd,
+    /// None of the above.
+    Unrecognized,
+}
+
+/// Chooses the format of one line (without leading whitespace). The order matters for speed:
+/// the API server writes every JSON event starting with `{"kind":`, so that check comes first
+/// and costs one comparison; the other JSON shapes are told apart by their first key (jsonl
+/// `origin`, Docker json-file `log`, logrus `audit`, journal `__CURSOR`/`__REALTIME_TIMESTAMP`),
+/// and only a JSON line with none of these is searched for logrus's `"msg":` (other MKE
+/// controller logging, skipped and counted); the rest is Kubernetes JSON. Text lines with
+/// `AUDIT: ` are legacy one-line (`stage=`) or OKD two-line; then Linux audit, then DC/OS
+/// `auditlog()`.
+fn route_auto(bytes: &[u8]) -> Route {
+    match bytes.first() {
+        Some(b'{') => {
+            if bytes.starts_with(b"{\"kind\":") {
+                Route::K8s
+            } else if bytes.starts_with(b"{\"origin\":") {
+                Route::Jsonl
+            } else if mke::detect_json(bytes) {
+                Route::Mke
+            } else if dcos::detect_journal_json(bytes) {
+                Route::Dcos
+            } else if memchr::memmem::find(bytes, b"\"msg\":").is_some()
+                && mke::is_other_logging(bytes)
+            {
+                Route::MkeOtherLogging
+            } else {
+                Route::K8s
+            }
+        }
+        Some(b'[') => Route::K8s,
+        _ if legacy::detect(bytes) => match okd::line_kind(bytes) {
+            okd::LineKind::OneLine => Route::Legacy,
+            okd::LineKind::TwoLine => Route::OkdTwoLine,
+        },
+        _ if auditd::detect(bytes) => Route::Auditd,
+        _ if dcos::detect_text(bytes) => Route::Dcos,
+        _ => Route::Unrecognized,
     }
 }
 

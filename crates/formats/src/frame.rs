@@ -80,6 +80,17 @@ impl LineFramer {
         }
     }
 
+    /// A framer that resumes an input at line `number` (1-based), `offset` bytes in: for a
+    /// piece of an input cut at a line boundary, so that its lines keep their numbers and
+    /// offsets in the whole input.
+    pub fn at(number: u64, offset: u64) -> LineFramer {
+        LineFramer {
+            next_number: number,
+            next_offset: offset,
+            ..LineFramer::default()
+        }
+    }
+
     /// Feeds the next chunk; calls `on_line` for every line it completes.
     pub fn push(&mut self, chunk: &[u8], mut on_line: impl FnMut(Line<'_>)) {
         let mut rest = chunk;
@@ -163,6 +174,20 @@ mod tests {
         assert_eq!(lines(&[b"ab\ncd\r\ne"]), expected);
         assert_eq!(lines(&[b"a", b"b\nc", b"d\r", b"\ne"]), expected);
         assert_eq!(lines(&[b"ab\n", b"cd\r\n", b"e"]), expected);
+    }
+
+    #[test]
+    fn resumed_framer_numbers_lines_as_the_whole_input() {
+        let input = b"ab\ncd\r\ne\nfg";
+        let whole = lines(&[input]);
+        let split = 3; // after "ab\n"
+        let mut framer = LineFramer::at(2, split as u64);
+        let mut rest = Vec::new();
+        framer.push(&input[split..], |line| {
+            rest.push((line.number, line.offset, line.bytes.to_vec()))
+        });
+        framer.finish(|line| rest.push((line.number, line.offset, line.bytes.to_vec())));
+        assert_eq!(rest, whole[1..]);
     }
 
     #[test]

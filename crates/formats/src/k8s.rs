@@ -94,13 +94,20 @@ fn decode_object(
     let line = origin.line.unwrap_or(0);
     let offset = origin.offset.unwrap_or(0);
     let mut warnings = Vec::new();
-    let mut deserializer = serde_json::Deserializer::from_slice(record);
-    let parsed = EventSeed {
-        origin,
-        warnings: &mut warnings,
-    }
-    .deserialize(&mut deserializer);
-    let parsed = parsed.and_then(|parsed| deserializer.end().map(|()| parsed));
+    // Checking UTF-8 once for the whole record costs less than serde_json's check of every
+    // string; a record that is not UTF-8 is read as bytes, for serde_json's own error.
+    let parsed = match std::str::from_utf8(record) {
+        Ok(text) => parse_event(
+            serde_json::Deserializer::from_str(text),
+            origin,
+            &mut warnings,
+        ),
+        Err(_) => parse_event(
+            serde_json::Deserializer::from_slice(record),
+            origin,
+            &mut warnings,
+        ),
+    };
     for message in warnings {
         diagnostics.push(Diagnostic::warning(line, offset, message));
     }
@@ -117,6 +124,16 @@ fn decode_object(
         )),
         Err(error) => diagnostics.push(json_error(line, offset, &error, record)),
     }
+}
+
+fn parse_event<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+    origin: &Origin,
+    warnings: &mut Vec<String>,
+) -> Result<Parsed<'de>, serde_json::Error> {
+    let parsed = EventSeed { origin, warnings }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(parsed)
 }
 
 fn json_error(line: u64, offset: u64, error: &serde_json::Error, record: &[u8]) -> Diagnostic {

@@ -322,3 +322,171 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A malformed record: its input, line and raw bytes.
+type Malformed = (String, u64, Vec<u8>);
+
+/// The reference for an import: every input decoded by one decoder in order, the permissive
+/// policy applied, each event's identity kept once; gives the ledger records in order, the
+/// malformed records, and the events read.
+fn import_by_one_decoder(inputs: &[&Path]) -> (Vec<Vec<u8>>, Vec<Malformed>, u64) {
+    let policy = policy::Policy::permissive();
+    let mut records = Vec::new();
+    let mut malformed = Vec::new();
+    let mut read = 0;
+    let mut seen = std::collections::HashSet::new();
+    for path in inputs {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).unwrap();
+        let mut decoder = formats::Decoder::new(formats::InputFormat::Auto, &name);
+        let (mut events, mut diagnostics) = (Vec::new(), Vec::new());
+        let mut framer = formats::frame::LineFramer::new();
+        let mut on_line = |line: formats::frame::Line<'_>| {
+            let before = diagnostics.len();
+            decoder.decode_line(&line, &mut events, &mut diagnostics);
+            if diagnostics[before..].iter().any(|d| d.is_error()) {
+                malformed.push((name.clone(), line.number, line.bytes.to_vec()));
+            }
+        };
+        framer.push(&bytes, &mut on_line);
+        framer.finish(on_line);
+        decoder.finish(&mut events, &mut diagnostics);
+        read += events.len() as u64;
+        for mut event in events {
+            assert!(policy.apply(&mut event).is_kept());
+            if seen.insert(store::key(&event)) {
+                let mut record = Vec::new();
+                formats::jsonl::encode(&event, &mut record);
+                record.pop();
+                records.push(record);
+            }
+        }
+    }
+    (records, malformed, read)
+}
+
+#[test]
+fn import_on_all_cores_stores_in_input_order_with_exact_lines_and_counts() {
+    // About 14 MiB of generated events: several pieces for the decode workers. Malformed
+    // lines, blank lines, repeated events and OKD request/response lines (which must be
+    // decoded in order, by one decoder) are spread through it, some across piece boundaries.
+    let lines: Vec<Vec<u8>> = synth::Generator::new(77, synth::SynthConfig::default())
+        .take(14_000)
+        .map(|event| {
+            let mut line = Vec::new();
+            formats::k8s::encode(&event, &mut line);
+            line
+        })
+        .collect();
+    let mut first = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        first.extend_from_slice(line);
+        if index % 997 == 5 {
+            first.extend_from_slice(
+                format!("{{\"kind\":\"Event\",\"auditID\": broken {index}\n").as_bytes(),
+            );
+        }
+        if index % 1499 == 7 {
+            first.extend_from_slice(b"\n   \n");
+        }
+        if index % 1201 == 600 {
+            first.extend_from_slice(&lines[index - 600]);
+        }
+        if index % 3001 == 100 {
+            first.extend_from_slice(
+                format!(
+                    "2017-03-21T03:57:09.106841886-04:00 AUDIT: id=\"okd-{index}\" ip=\"192.0.2.1\" method=\"GET\" user=\"alice\" groups=\"<none>\" as=\"<self>\" asgroups=\"<lookup>\" namespace=\"<none>\" uri=\"/version\"\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if index % 3001 == 160 {
+            first.extend_from_slice(
+                format!(
+                    "2017-03-21T03:57:09.108341886-04:00 AUDIT: id=\"okd-{}\" response=\"200\"\n",
+                    index - 60
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    // No newline at the end: the last line still counts.
+    first.extend_from_slice(b"not an audit record");
+    let mut second = Vec::new();
+    second.extend_from_slice(&lines[3]);
+    second.extend_from_slice(b"[1, 2\n");
+    second.extend_from_slice(&lines[13_999]);
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one.log"), dir.path().join("two.log"));
+    std::fs::write(&one, &first).unwrap();
+    std::fs::write(&two, &second).unwrap();
+    assert!(first.len() > 3 * 4 * 1024 * 1024, "{} bytes", first.len());
+
+    let (expected, malformed, read) = import_by_one_decoder(&[&one, &two]);
+    assert!(
+        expected.len() > 14_000 && malformed.len() > 15,
+        "{malformed:?}"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let output = import(data.path(), &[&one, &two]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let duplicates = read - expected.len() as u64;
+    let summary = format!(
+        "{read} events read from 2 inputs ({} bytes): {} stored, {duplicates} duplicates skipped, 0 dropped by policy; {} malformed records quarantined",
+        first.len() + second.len(),
+        expected.len(),
+        malformed.len()
+    );
+    assert!(stderr.contains(&summary), "{summary}\n{stderr}");
+
+    // Diagnostics in input order, each with its file and line.
+    let located: Vec<(String, u64)> = stderr
+        .lines()
+        .filter_map(|line| {
+            let (place, _) = line.split_once(": error: ")?;
+            let (file, number) = place.rsplit_once(':')?;
+            Some((file.to_owned(), number.parse().ok()?))
+        })
+        .collect();
+    let expected_located: Vec<(String, u64)> = malformed
+        .iter()
+        .map(|(file, line, _)| (file.clone(), *line))
+        .collect();
+    assert_eq!(located, expected_located);
+
+    // Quarantine: the raw lines, with their places, in input order.
+    let quarantine = std::fs::read_to_string(data.path().join("quarantine.jsonl")).unwrap();
+    let quarantined: Vec<Malformed> = quarantine
+        .lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                entry["input"].as_str().unwrap().to_owned(),
+                entry["line"].as_u64().unwrap(),
+                entry["raw"].as_str().unwrap().as_bytes().to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(quarantined, malformed);
+
+    // The ledger: exactly the reference's records, in input order.
+    let store = store::Store::open(
+        data.path(),
+        store::StoreOptions::default(),
+        std::time::UNIX_EPOCH,
+    )
+    .unwrap();
+    let size = store.ledger().tree_size();
+    assert_eq!(size, expected.len() as u64);
+    for (item, expected) in store.ledger().records(0..size).zip(&expected) {
+        let (seq, record) = item.unwrap();
+        assert_eq!(
+            record,
+            *expected,
+            "record {seq}:\n{}\n{}",
+            String::from_utf8_lossy(&record),
+            String::from_utf8_lossy(expected)
+        );
+    }
+}

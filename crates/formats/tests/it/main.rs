@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod independent;
 mod roundtrip;
 mod samples;
 mod sources;
