@@ -170,8 +170,14 @@ pub enum ReportSpec {
 /// Report names, as on the command line.
 pub const REPORT_NAMES: [&str; 5] = ["changes", "top-users", "codes", "activity", "chargeback"];
 /// Linux host report names, as on the command line.
-pub const HOST_REPORT_NAMES: [&str; 6] =
-    ["summary", "failed", "logins", "executables", "files", "keys"];
+pub const HOST_REPORT_NAMES: [&str; 6] = [
+    "summary",
+    "failed",
+    "logins",
+    "executables",
+    "files",
+    "keys",
+];
 
 /// Default of `changes` and `activity` `limit`.
 pub const DEFAULT_REQUEST_ROWS: usize = 100;

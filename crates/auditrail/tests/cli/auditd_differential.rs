@@ -243,7 +243,7 @@ fn check_grouping(log: &Log, version: u32) {
 
 /// Splits an `ausearch -i` record body into fields: a value runs until the next ` name=`
 /// (values such as `cwd=/home/alice/My Documents` hold spaces), and `saddr={ … }` is one value.
-fn interpreted_fields(body: &str) -> Vec<(String, String)> {
+fn interpreted_fields(body: &str) -> Fields {
     let mut fields = Vec::new();
     // A userspace message's own fields sit in `msg='…'`: flattened, as auparse does.
     let body = body.replacen(" msg='", " ", 1);
@@ -286,11 +286,15 @@ fn next_field(text: &str) -> Option<usize> {
     None
 }
 
-/// `ausearch -i` records: (event id, record type) → fields, in the order printed.
-fn ausearch_interpreted(log: &Log) -> BTreeMap<(u64, String), Vec<Vec<(String, String)>>> {
+/// Fields of one record, in order.
+type Fields = Vec<(String, String)>;
+
+/// `ausearch -i` records: (event serial, record type) → each such record's fields, in log
+/// order.
+fn ausearch_interpreted(log: &Log) -> BTreeMap<(u64, String), Vec<Fields>> {
     let path = log.path.to_str().unwrap();
     let output = run_tool("ausearch", &["-i", "-if", path, "--eoe-timeout", "2"]);
-    let mut found: BTreeMap<(u64, String), Vec<Vec<(String, String)>>> = BTreeMap::new();
+    let mut found: BTreeMap<(u64, String), Vec<Fields>> = BTreeMap::new();
     for line in output.lines() {
         let Some(start) = line.find("msg=audit(") else {
             continue;

@@ -466,6 +466,19 @@ impl SocketAddress {
     }
 }
 
+/// The name of an audit rule list (libaudit `flagtab.h`), as `ausearch -i` prints `list=`.
+pub(super) fn list_name(number: u64) -> Option<&'static str> {
+    match number {
+        0 => Some("user"),
+        1 => Some("task"),
+        4 => Some("exit"),
+        5 => Some("exclude"),
+        6 => Some("filesystem"),
+        7 => Some("io_uring"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,18 +600,5 @@ mod tests {
         assert!(!is_last_record(types::AVC));
         assert!(!is_last_record(1305)); // CONFIG_CHANGE
         assert!(!is_last_record(1701)); // ANOM_ABEND
-    }
-}
-
-/// The name of an audit rule list (libaudit `flagtab.h`), as `ausearch -i` prints `list=`.
-pub(super) fn list_name(number: u64) -> Option<&'static str> {
-    match number {
-        0 => Some("user"),
-        1 => Some("task"),
-        4 => Some("exit"),
-        5 => Some("exclude"),
-        6 => Some("filesystem"),
-        7 => Some("io_uring"),
-        _ => None,
     }
 }
