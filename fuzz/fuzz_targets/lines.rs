@@ -1,4 +1,5 @@
-//! Shared by the per-source fuzz targets (`decode_okd`, `decode_mke`, `decode_dcos`): feeds
+//! Shared by the per-source fuzz targets (`decode_okd`, `decode_mke`, `decode_dcos`,
+//! `decode_legacy`, `decode_jsonl`): feeds
 //! bytes in small chunks through a `Decoder` of one format, finishes the input, and checks
 //! that every non-blank line gives an event, a diagnostic or a counted skip (two lines may
 //! give one event: a request and its response, or two Docker fragments) and that every event

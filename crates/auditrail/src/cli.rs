@@ -25,7 +25,8 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Find events: who did what, when, to which object, from where, with what result.
     Query(QueryArgs),
-    /// Reports over the trail: changes, top-users, codes, activity, chargeback.
+    /// Reports over the trail: changes, top-users, codes, activity, chargeback; and for Linux
+    /// hosts, with aureport's numbers: summary, logins, executables, files, keys, failed.
     Report(ReportArgs),
     /// Check that nothing in the audit trail was edited, removed, reordered or rolled back.
     Verify(VerifyArgs),
@@ -281,6 +282,57 @@ pub(crate) enum ReportKind {
         #[arg(long, default_value = "namespace", value_parser = chargeback_parser())]
         by: ChargebackBy,
     },
+    /// Linux audit: aureport's summary (changes, logins, authentications, users, terminals,
+    /// hosts, executables, files, failed syscalls, anomalies, keys, process ids, events).
+    Summary {
+        #[command(flatten)]
+        filters: FilterArgs,
+        #[command(flatten)]
+        result: ResultArgs,
+    },
+    /// Linux audit logins, as `aureport -l`: TIME AUID HOST TERM EXE SUCCESS EVENT (a failed
+    /// login shows the account tried); --summary: logins per user.
+    Logins(HostReportArgs),
+    /// Linux audit executables, as `aureport -x`: TIME EXE TERM HOST AUID EVENT; --summary:
+    /// events per executable.
+    Executables(HostReportArgs),
+    /// Linux audit files, as `aureport -f`: TIME FILE SYSCALL SUCCESS EXE AUID EVENT;
+    /// --summary: mentions per file.
+    Files(HostReportArgs),
+    /// Linux audit rule keys, as `aureport -k`: TIME KEY SUCCESS EXE AUID EVENT; --summary:
+    /// events per key.
+    Keys(HostReportArgs),
+    /// Linux audit: the summary over failed events only, as `aureport --failed`.
+    Failed {
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+}
+
+/// `--failed` / `--success` of the host reports.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ResultArgs {
+    /// Only failed events.
+    #[arg(long, conflicts_with = "success")]
+    pub(crate) failed: bool,
+    /// Only successful events.
+    #[arg(long)]
+    pub(crate) success: bool,
+}
+
+/// Options of the detailed host reports (logins, executables, files, keys).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct HostReportArgs {
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+    #[command(flatten)]
+    pub(crate) result: ResultArgs,
+    /// Totals per value, most first, instead of one row per event (aureport's --summary).
+    #[arg(long)]
+    pub(crate) summary: bool,
+    /// Most rows (oldest first, as aureport prints them).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) limit: usize,
 }
 
 /// `report top-users --by`: the names the reports API takes too (`index::table`).
@@ -302,6 +354,8 @@ pub(crate) enum ReportFormat {
     Table,
     /// One JSON array of objects.
     Json,
+    /// One JSON object per line.
+    Jsonl,
     /// Comma-separated values with a header row.
     Csv,
 }

@@ -1,16 +1,20 @@
 //! `auditrail report`: the reports admins ask for, over the same filters as `query`, as a
-//! table, JSON or CSV (for spreadsheets). The counting is `index::report`'s and the columns
-//! `index::table`'s (the reports API answers the same JSON); this module only prints.
+//! table, JSON, JSON lines or CSV (for spreadsheets). The counting is `index::report`'s (for
+//! Linux hosts `index::host`'s, with aureport's numbers) and the columns `index::table`'s
+//! (the reports API answers the same JSON); this module only prints.
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result, bail};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use index::TextPattern;
+use index::host::{HostReport, Selection};
 use index::table::{self, ReportSpec, Rows};
 use serde_json::Value;
 
-use crate::cli::{CommonArgs, FilterArgs, ReportArgs, ReportFormat, ReportKind};
+use crate::cli::{
+    CommonArgs, FilterArgs, HostReportArgs, ReportArgs, ReportFormat, ReportKind, ResultArgs,
+};
 use crate::{Status, query};
 
 /// A table for a terminal: aligned columns without borders, fitted to its width when standard
@@ -77,7 +81,45 @@ fn spec(kind: &ReportKind) -> Result<(&FilterArgs, ReportSpec)> {
         ),
         ReportKind::Codes { filters, top } => (filters, ReportSpec::Codes { top: *top }),
         ReportKind::Chargeback { filters, by } => (filters, ReportSpec::Chargeback { by: *by }),
+        ReportKind::Summary { filters, result } => (
+            filters,
+            ReportSpec::HostSummary {
+                selection: selection(result),
+            },
+        ),
+        ReportKind::Failed { filters } => (
+            filters,
+            ReportSpec::HostSummary {
+                selection: Selection::Failed,
+            },
+        ),
+        ReportKind::Logins(args) => host(args, HostReport::Logins),
+        ReportKind::Executables(args) => host(args, HostReport::Executables),
+        ReportKind::Files(args) => host(args, HostReport::Files),
+        ReportKind::Keys(args) => host(args, HostReport::Keys),
     })
+}
+
+fn host(args: &HostReportArgs, report: HostReport) -> (&FilterArgs, ReportSpec) {
+    (
+        &args.filters,
+        ReportSpec::Host {
+            report,
+            selection: selection(&args.result),
+            summary: args.summary,
+            limit: args.limit,
+        },
+    )
+}
+
+fn selection(result: &ResultArgs) -> Selection {
+    if result.failed {
+        Selection::Failed
+    } else if result.success {
+        Selection::Success
+    } else {
+        Selection::All
+    }
 }
 
 fn text(value: &Value) -> String {
@@ -88,12 +130,21 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// Prints `rows` as a table, a JSON array of objects (keys from the header), or CSV.
+/// Prints `rows` as a table, a JSON array of objects (keys from the header), JSON lines (one
+/// such object per line), or CSV.
 pub(crate) fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> Result<()> {
     match format {
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &rows.to_json())?;
             writeln!(out)?;
+        }
+        ReportFormat::Jsonl => {
+            if let Value::Array(objects) = rows.to_json() {
+                for object in objects {
+                    serde_json::to_writer(&mut *out, &object)?;
+                    writeln!(out)?;
+                }
+            }
         }
         ReportFormat::Csv => {
             let quote = |field: String| {

@@ -44,6 +44,11 @@ const _: () = assert!(OKD_PENDING_REQUESTS_MAX > 0 && OKD_RESPONSE_WAIT_SECONDS 
 /// (reported) so that memory stays bounded on logs whose records never end an event.
 pub const AUDITD_PENDING_EVENTS_MAX: usize = 4096;
 
+/// Linux audit: event identities (node, time, serial) remembered per input, so that an event
+/// opened by a record that came after its event was complete gets an id of its own (`#2`).
+/// Late records come seconds after their event, a few thousand events at most.
+pub const AUDITD_RECENT_IDENTITIES_MAX: usize = 65_536;
+
 /// Linux audit: most records in one event. An execve with a 2 MiB argument list spans about
 /// 300 EXECVE records; records beyond this are reported and dropped.
 pub const AUDITD_EVENT_RECORDS_MAX: usize = 2048;

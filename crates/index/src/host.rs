@@ -205,7 +205,7 @@ pub enum Success {
     Failed,
     /// Succeeded.
     Succeeded,
-    /// A numeric `res=` other than 0 and 1 (aureport prints `?`).
+    /// A numeric `res=` other than 0 and 1 (aureport prints `unset`).
     Other,
 }
 
@@ -219,12 +219,12 @@ impl Success {
         }
     }
 
-    /// `yes`, `no` or `?`, as aureport prints it.
+    /// `yes`, `no` or `unset`, as aureport prints it.
     pub fn as_str(self) -> &'static str {
         match self {
             Success::Failed => "no",
             Success::Succeeded => "yes",
-            Success::Unset | Success::Other => "?",
+            Success::Unset | Success::Other => "unset",
         }
     }
 }
@@ -415,8 +415,10 @@ struct HostAnnotations {
     types: Option<String>,
 }
 
-/// `SECONDS.MILLIS:SERIAL`, after an optional `NODE:`.
+/// `SECONDS.MILLIS:SERIAL`, after an optional `NODE:` and before an optional `#N` (a later
+/// event with the same identity).
 fn parse_id(id: &str) -> Option<(Option<String>, i64, u32, u64)> {
+    let id = id.rsplit_once('#').map_or(id, |(id, _)| id);
     let (rest, serial) = id.rsplit_once(':')?;
     let (node, stamp) = match rest.rsplit_once(':') {
         Some((node, stamp)) => (Some(node.to_owned()), stamp),
@@ -1897,6 +1899,10 @@ mod tests {
         );
         assert_eq!(
             parse_id("1700000000.005:77"),
+            Some((None, 1_700_000_000, 5, 77))
+        );
+        assert_eq!(
+            parse_id("1700000000.005:77#2"),
             Some((None, 1_700_000_000, 5, 77))
         );
         assert_eq!(parse_id("nonsense"), None);

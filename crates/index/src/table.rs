@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, TextPattern};
+use crate::host::{self, HostReport, Selection};
 use crate::report::{self, ChargebackBy, Counts, Dimension, RequestRow};
 
 /// A table: a header and rows of typed cells (strings and numbers).
@@ -147,10 +148,36 @@ pub enum ReportSpec {
         /// The key.
         by: ChargebackBy,
     },
+    /// Linux hosts: `aureport --summary` (with [`Selection::Failed`], `aureport --failed`).
+    HostSummary {
+        /// Which events, by result.
+        selection: Selection,
+    },
+    /// Linux hosts: `aureport -l`, `-x`, `-f` or `-k`, one row per event or (`summary`) the
+    /// totals per value.
+    Host {
+        /// Which report.
+        report: HostReport,
+        /// Which events, by result.
+        selection: Selection,
+        /// Totals per value instead of rows.
+        summary: bool,
+        /// Most rows (oldest first).
+        limit: usize,
+    },
 }
 
 /// Report names, as on the command line.
 pub const REPORT_NAMES: [&str; 5] = ["changes", "top-users", "codes", "activity", "chargeback"];
+/// Linux host report names, as on the command line.
+pub const HOST_REPORT_NAMES: [&str; 6] = [
+    "summary",
+    "failed",
+    "logins",
+    "executables",
+    "files",
+    "keys",
+];
 
 /// Default of `changes` and `activity` `limit`.
 pub const DEFAULT_REQUEST_ROWS: usize = 100;
@@ -238,7 +265,118 @@ pub fn report(dataset: &Dataset, spec: &ReportSpec, filter: &Filter) -> Result<R
                 .map(|row| keyed(row.key, row.counts, Some(row.distinct_users)))
                 .collect(),
         },
+        ReportSpec::HostSummary { selection } => {
+            host_summary(&host::summary(dataset, filter, *selection)?)
+        }
+        ReportSpec::Host {
+            report,
+            selection,
+            summary: true,
+            ..
+        } => host_totals(*report, host::totals(dataset, filter, *report, *selection)?),
+        ReportSpec::Host {
+            report,
+            selection,
+            summary: false,
+            limit,
+        } => host_rows(
+            *report,
+            host::rows(dataset, filter, *report, *selection, *limit)?,
+        ),
     })
+}
+
+/// aureport's summary lines (ITEM NUMBER), then the time range.
+fn host_summary(summary: &host::Summary) -> Rows {
+    let mut rows: Vec<Vec<Value>> = summary
+        .lines()
+        .into_iter()
+        .map(|(item, number)| vec![json!(item), json!(number)])
+        .collect();
+    let time = |stamp: Option<(i64, u32)>| {
+        stamp
+            .and_then(|(seconds, millis)| {
+                seconds
+                    .checked_mul(1_000_000_000)
+                    .and_then(|nanos| nanos.checked_add(i64::from(millis) * 1_000_000))
+            })
+            .map(|nanos| event::Timestamp::from_unix_nanos(nanos).to_rfc3339())
+            .unwrap_or_default()
+    };
+    rows.push(vec![json!("first event"), json!(time(summary.first))]);
+    rows.push(vec![json!("last event"), json!(time(summary.last))]);
+    if summary.malformed > 0 {
+        rows.push(vec![
+            json!("events aureport would skip as malformed"),
+            json!(summary.malformed),
+        ]);
+    }
+    Rows {
+        header: vec!["ITEM", "NUMBER"],
+        rows,
+    }
+}
+
+/// A host report's `--summary`: TOTAL and the value.
+fn host_totals(report: HostReport, totals: host::Totals) -> Rows {
+    let what = match report {
+        HostReport::Logins => "AUID",
+        HostReport::Executables => "EXE",
+        HostReport::Files => "FILE",
+        HostReport::Keys => "KEY",
+    };
+    Rows {
+        header: vec!["TOTAL", what],
+        rows: totals
+            .rows
+            .into_iter()
+            .map(|(value, count)| vec![json!(count), json!(value)])
+            .collect(),
+    }
+}
+
+/// A detailed host report: TIME, NODE when the events have one, then aureport's columns.
+fn host_rows(report: HostReport, found: host::HostRows) -> Rows {
+    let with_node = found.rows.iter().any(|row| row.node.is_some());
+    let mut header = vec!["TIME"];
+    if with_node {
+        header.push("NODE");
+    }
+    header.extend(report.columns().iter().map(|column| match *column {
+        "auid" => "AUID",
+        "host" => "HOST",
+        "term" => "TERM",
+        "exe" => "EXE",
+        "success" => "SUCCESS",
+        "event" => "EVENT",
+        "file" => "FILE",
+        "syscall" => "SYSCALL",
+        "key" => "KEY",
+        other => other,
+    }));
+    let rows = found
+        .rows
+        .into_iter()
+        .map(|row| {
+            let mut cells = vec![json!(
+                row.time.map(|time| time.to_rfc3339()).unwrap_or_default()
+            )];
+            if with_node {
+                cells.push(json!(row.node.unwrap_or_default()));
+            }
+            let last = row.cells.len().saturating_sub(1);
+            for (index, cell) in row.cells.into_iter().enumerate() {
+                // The event (serial) number is a number; the rest is text as aureport
+                // prints it.
+                match cell.parse::<u64>() {
+                    Ok(serial) if index == last => cells.push(json!(serial)),
+                    _ => cells.push(json!(cell)),
+                }
+            }
+            cells
+        })
+        .collect();
+    Rows { header, rows }
 }
 
 fn keyed(key: Option<String>, counts: Counts, distinct: Option<u64>) -> Vec<Value> {

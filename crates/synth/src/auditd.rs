@@ -759,7 +759,7 @@ impl AuditLog {
             Some(1000),
             Some(3),
             &format!(
-                "op=adding user id={id} exe=\"/usr/sbin/useradd\" hostname=web01 addr=? terminal=pts/0 res=success"
+                "op=add-user acct=\"svc{id}\" id={id} exe=\"/usr/sbin/useradd\" hostname=web01 addr=? terminal=pts/0 res=success"
             ),
         );
         let _ = write!(record.interpretations, " ID=\"unknown({id})\"");

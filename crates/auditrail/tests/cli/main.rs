@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auditd_differential;
 mod collect;
 mod convert;
 mod deploy;

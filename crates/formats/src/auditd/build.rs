@@ -6,6 +6,7 @@
 //! documentation of [`super`] for the mapping.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use event::{Actor, AuditEvent, Origin, Outcome, RawJson, ResponseStatus, SourceKind, Timestamp};
@@ -14,9 +15,9 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::group::{EventText, RecordText};
 use super::interpret::{
-    FieldClass, SocketAddress, arch_name, capability_name, classify, decode_hex, errno, parse_hex,
-    parse_signed, signal_name, syscall_name, types, write_capability_set, write_exit, write_mode,
-    write_perm,
+    FieldClass, SocketAddress, arch_name, capability_name, classify, decode_hex, errno, list_name,
+    parse_hex, parse_signed, signal_name, syscall_name, types, write_capability_set, write_exit,
+    write_mode, write_perm,
 };
 use super::record::Token;
 use super::userdb::UserDb;
@@ -35,8 +36,8 @@ pub(super) struct EventBuilder {
     scratch: String,
     bytes: Vec<u8>,
     entries: Vec<Entry>,
-    /// Per record: its type name and its range of `entries`.
-    records: Vec<(Ref, u32, u32)>,
+    /// Per record: its position in the event, its type name and its range of `entries`.
+    records: Vec<(u32, Ref, u32, u32)>,
     enriched: Vec<(Ref, Ref)>,
 }
 
@@ -104,12 +105,15 @@ impl EventBuilder {
         let mut facts = Facts::default();
         // The SYSCALL record speaks for the process; read it first so that its facts win.
         for pass in [true, false] {
-            for record in &event.records {
+            for (position, record) in event.records.iter().enumerate() {
                 if (record.type_number == types::SYSCALL) == pass {
-                    self.read_record(event, record, settings, &mut facts);
+                    self.read_record(event, position as u32, record, settings, &mut facts);
                 }
             }
         }
+        // `request_object` lists the records in the order they were written, as ausearch and
+        // aureport read them (for them a later record's value can override an earlier one's).
+        self.records.sort_by_key(|(position, ..)| *position);
         if facts.primary_type.is_none() {
             facts.primary_type = event
                 .records
@@ -122,6 +126,7 @@ impl EventBuilder {
     fn read_record(
         &mut self,
         event: &EventText,
+        position: u32,
         record: &RecordText,
         settings: &Settings,
         facts: &mut Facts,
@@ -149,6 +154,12 @@ impl EventBuilder {
             self.entries.push(Entry { key: name, value });
             let interpretation = if self.has_enriched(event, name_text) {
                 None
+            } else if class == FieldClass::ProcessTitle {
+                // ausearch -i shows the arguments separated by spaces.
+                let text = self.get(event, value);
+                text.contains('\0')
+                    .then(|| text.replace('\0', " "))
+                    .map(|spaced| push_scratch(&mut self.scratch, &spaced))
             } else {
                 self.interpret(event, token, class, record_arch, settings)
             };
@@ -183,6 +194,7 @@ impl EventBuilder {
             self.entries.push(Entry { key, value });
         }
         self.records.push((
+            position,
             Ref::Text(record.type_name.0, record.type_name.1),
             entries_start,
             self.entries.len() as u32,
@@ -323,6 +335,9 @@ impl EventBuilder {
                     return None;
                 }
                 SocketAddress::from_bytes(&self.bytes).write(&mut self.scratch);
+            }
+            FieldClass::List => {
+                return list_name(u64::try_from(parse_signed(raw)?).ok()?).map(Ref::Static);
             }
             FieldClass::Encoded
             | FieldClass::Account
@@ -485,13 +500,16 @@ impl EventBuilder {
         let get = |piece: Ref| self.get(event, piece);
         let text = |piece: Option<Ref>| piece.map(|piece| get(piece).to_owned());
         let node = event.node.map(|range| event.slice(range).to_owned());
-        let id = match &node {
+        let mut id = match &node {
             Some(node) => format!(
                 "{node}:{}.{:03}:{}",
                 event.seconds, event.millis, event.serial
             ),
             None => format!("{}.{:03}:{}", event.seconds, event.millis, event.serial),
         };
+        if event.occurrence > 1 {
+            let _ = write!(id, "#{}", event.occurrence);
+        }
         let nanos = i64::try_from(event.seconds)
             .ok()
             .and_then(|seconds| seconds.checked_mul(1_000_000_000))
@@ -513,6 +531,7 @@ impl EventBuilder {
             }
         };
         annotate("auditd.type", text(facts.primary_type));
+        annotate("auditd.types", Some(record_types(event)));
         annotate("auditd.syscall", syscall_name.map(str::to_owned));
         annotate(
             "auditd.arch",
@@ -603,6 +622,23 @@ impl EventBuilder {
         };
         RawJson::from_value(&view).ok()
     }
+}
+
+/// The type numbers of the event's records in log order, EOE left out (as in
+/// `request_object`): `1006,1300,1327`. Host reports classify events by type ranges, which
+/// names alone do not give (`UNKNOWN[1999]`, types newer than the reader).
+fn record_types(event: &EventText) -> String {
+    let mut numbers = String::with_capacity(event.records.len() * 5);
+    for record in &event.records {
+        if record.type_number == types::EOE {
+            continue;
+        }
+        if !numbers.is_empty() {
+            numbers.push(',');
+        }
+        let _ = write!(numbers, "{}", record.type_number);
+    }
+    numbers
 }
 
 fn outcome(facts: &Facts) -> (Outcome, Option<ResponseStatus>) {
@@ -767,7 +803,7 @@ impl Serialize for RecordList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let json = self.0;
         let mut list = serializer.serialize_seq(Some(json.builder.records.len()))?;
-        for &(type_name, from, to) in &json.builder.records {
+        for &(_, type_name, from, to) in &json.builder.records {
             list.serialize_element(&RecordJson {
                 builder: json.builder,
                 event: json.event,

@@ -17,7 +17,8 @@
 //! Record text is copied once into a per-event buffer (recycled between events) and tokenized
 //! there into byte ranges; nothing is allocated per field until the event is complete.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use event::AuditEvent;
@@ -31,7 +32,8 @@ use super::userdb::UserDb;
 use crate::diagnostic::{Diagnostic, excerpt};
 use crate::limits::{
     AUDITD_EVENT_BYTES_MAX, AUDITD_EVENT_RECORDS_MAX, AUDITD_FIELD_BYTES_MAX,
-    AUDITD_PENDING_EVENTS_MAX, AUDITD_RECORD_BYTES_MAX, AUDITD_RECORD_FIELDS_MAX,
+    AUDITD_PENDING_EVENTS_MAX, AUDITD_RECENT_IDENTITIES_MAX, AUDITD_RECORD_BYTES_MAX,
+    AUDITD_RECORD_FIELDS_MAX,
 };
 
 /// auditd's default `end_of_event_timeout`, in seconds of log time.
@@ -54,6 +56,10 @@ pub struct Grouper {
     next_sequence: u64,
     /// Buffers of emitted events, reused.
     pool: Vec<EventText>,
+    /// Events opened per identity (a hash of node, time and serial), for the most recent
+    /// [`AUDITD_RECENT_IDENTITIES_MAX`] identities, oldest first in `recent_order`.
+    recent: HashMap<u64, u32>,
+    recent_order: VecDeque<u64>,
     builder: EventBuilder,
 }
 
@@ -64,6 +70,9 @@ pub(super) struct EventText {
     pub(super) seconds: u64,
     pub(super) millis: u32,
     pub(super) serial: u64,
+    /// 1 for the first event with this identity in the input; 2, 3, … for a later one (a
+    /// record that came after its event was complete opens another, as in ausearch).
+    pub(super) occurrence: u32,
     /// Range of the node name in `text`, when the records have one.
     pub(super) node: Option<(u32, u32)>,
     pub(super) line: u64,
@@ -116,6 +125,8 @@ impl Grouper {
             waiting_base: 0,
             next_sequence: 0,
             pool: Vec::new(),
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
             builder: EventBuilder::default(),
         }
     }
@@ -253,6 +264,7 @@ impl Grouper {
         event.seconds = header.seconds;
         event.millis = header.millis;
         event.serial = header.serial;
+        event.occurrence = self.occurrence(header);
         event.line = line_number;
         event.offset = offset;
         if let Some(node) = header.node {
@@ -262,6 +274,27 @@ impl Grouper {
         self.open.push(event);
         self.waiting.push_back(None);
         self.open.len() - 1
+    }
+
+    /// How many events with this identity this input opened, this one included (bounded to
+    /// the most recent identities).
+    fn occurrence(&mut self, header: &super::record::Header<'_>) -> u32 {
+        let mut hasher = DefaultHasher::new();
+        header.node.hash(&mut hasher);
+        (header.seconds, header.millis, header.serial).hash(&mut hasher);
+        let identity = hasher.finish();
+        let count = self.recent.entry(identity).or_insert(0);
+        *count += 1;
+        let occurrence = *count;
+        if occurrence == 1 {
+            self.recent_order.push_back(identity);
+            if self.recent_order.len() > AUDITD_RECENT_IDENTITIES_MAX
+                && let Some(oldest) = self.recent_order.pop_front()
+            {
+                self.recent.remove(&oldest);
+            }
+        }
+        occurrence
     }
 
     fn append_record(

@@ -41,6 +41,8 @@ pub(super) enum FieldClass {
     Key,
     /// `proctitle`: encoded, arguments separated by NUL.
     ProcessTitle,
+    /// `list` of CONFIG_CHANGE: the rule list (`exit`, `user`, …).
+    List,
     /// Anything else: kept as written.
     Plain,
 }
@@ -58,6 +60,7 @@ pub(super) mod types {
     pub(crate) const SYSCALL: u32 = 1300;
     pub(crate) const PATH: u32 = 1302;
     pub(crate) const SOCKADDR: u32 = 1306;
+    pub(crate) const CONFIG_CHANGE: u32 = 1305;
     pub(crate) const EOE: u32 = 1320;
     pub(crate) const PROCTITLE: u32 = 1327;
     pub(crate) const LOGIN: u32 = 1006;
@@ -120,6 +123,7 @@ pub(super) fn classify(record_type: u32, name: &[u8]) -> FieldClass {
         b"acct" => FieldClass::Account,
         b"key" => FieldClass::Key,
         b"proctitle" => FieldClass::ProcessTitle,
+        b"list" if record_type == types::CONFIG_CHANGE => FieldClass::List,
         b"data" if record_type == types::TTY || record_type == types::USER_TTY => {
             FieldClass::Encoded
         }
@@ -459,6 +463,19 @@ impl SocketAddress {
             SocketAddress::Inet6 { address, port } => Some((address.to_string(), *port)),
             _ => None,
         }
+    }
+}
+
+/// The name of an audit rule list (libaudit `flagtab.h`), as `ausearch -i` prints `list=`.
+pub(super) fn list_name(number: u64) -> Option<&'static str> {
+    match number {
+        0 => Some("user"),
+        1 => Some("task"),
+        4 => Some("exit"),
+        5 => Some("exclude"),
+        6 => Some("filesystem"),
+        7 => Some("io_uring"),
+        _ => None,
     }
 }
 

@@ -35,7 +35,10 @@
 //! # Mapping to [`event::AuditEvent`]
 //!
 //! - `origin.source` = `auditd`; `origin.line`/`offset` = the event's first record.
-//! - `id` = `SECONDS.MILLIS:SERIAL`, prefixed by `NODE:` when the records have a node;
+//! - `id` = `SECONDS.MILLIS:SERIAL`, prefixed by `NODE:` when the records have a node, and
+//!   followed by `#2`, `#3`, … for a later event with the same identity in the same input (a
+//!   record that came after its event was complete, which ausearch also reports as an event
+//!   of its own), so that the trail keeps both;
 //!   `time` from the record header; `node` = the `node=` prefix.
 //! - `user.uid` = `uid`; `user.name` = its name (ENRICHED, else the user database, `0` is
 //!   always `root`), else the number; `user.login` = the `auid` the same way, absent when
@@ -51,7 +54,8 @@
 //! - `outcome` = `success=yes/no`, else `res=` (`success`/`failed`, `1`/`0`); on failure
 //!   `status.reason` = the errno name of a negative `exit` and `status.message` its text;
 //!   `status.code` is never set.
-//! - `annotations`: `auditd.type` (the SYSCALL, else first, record type), `auditd.syscall`,
+//! - `annotations`: `auditd.type` (the SYSCALL, else first, record type), `auditd.types`
+//!   (the type numbers of the records in `request_object`, in order), `auditd.syscall`,
 //!   `auditd.arch`, `auditd.key` (comma-separated when several), `auditd.auid` (the number),
 //!   `auditd.pid`, `auditd.ppid`, `auditd.ses`, `auditd.tty`, `auditd.terminal`,
 //!   `auditd.hostname`, `auditd.exe`, `auditd.comm`, `auditd.cwd`, `auditd.cmd` (USER_CMD),
@@ -59,7 +63,8 @@
 //!   reassembled, including `aN[i]` chunks, as a JSON array), `auditd.proctitle` (NULs as
 //!   spaces, as ausearch shows it), `auditd.nametype`, `auditd.sockaddr` (auparse's
 //!   rendering, `{ saddr_fam=inet laddr=… lport=… }`). Values are decoded.
-//! - `request_object` keeps the whole event, queryable and lossless:
+//! - `request_object` keeps the whole event, queryable and lossless, its records in the
+//!   order they were written:
 //!   `{"records":[{"type":"SYSCALL","arch":"c000003e","ARCH":"x86_64","syscall":"257",
 //!   "SYSCALL":"openat",…},…],"argv":[…]}`. Each record lists its fields in order with string
 //!   values: encoded strings decoded in place (a decoding that is not UTF-8 keeps the hex as
