@@ -331,7 +331,7 @@ pub(crate) struct HostReportArgs {
     #[arg(long)]
     pub(crate) summary: bool,
     /// Most rows (oldest first, as aureport prints them).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = index::table::DEFAULT_HOST_ROWS)]
     pub(crate) limit: usize,
 }
 

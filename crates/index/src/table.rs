@@ -183,6 +183,8 @@ pub const HOST_REPORT_NAMES: [&str; 6] = [
 pub const DEFAULT_REQUEST_ROWS: usize = 100;
 /// Default of `top-users` `limit`.
 pub const DEFAULT_TOP_ROWS: usize = 10;
+/// Default of the Linux host reports' `limit` (rows, oldest first).
+pub const DEFAULT_HOST_ROWS: usize = 1000;
 /// Default of `codes` `top`.
 pub const DEFAULT_CODES_TOP: usize = 5;
 

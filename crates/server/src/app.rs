@@ -4,7 +4,7 @@
 //! ```text
 //! GET  /healthz                  no credentials; 200 while the process runs
 //! GET  /readyz                   no credentials; 200 while the writer stores batches
-//! POST /api/v1/ingest/{format}   ingest role; k8s, k8s-legacy, okd, mke, dcos, jsonl, auto
+//! POST /api/v1/ingest/{format}   ingest role; k8s, k8s-legacy, okd, mke, dcos, auditd, jsonl, auto
 //! GET  /metrics                  read role (or none, by configuration); Prometheus text
 //! GET  /api/v1/events            read role; the query API (see `query`), every read of the
 //! GET  /api/v1/events/stream       trail recorded in the ledger as an `auditrail` event

@@ -10,7 +10,9 @@
 //!     every matching event stored from now on; `event: lag` ({"missed": N}) when this
 //!     client fell behind and N messages of stored events were skipped for it
 //! GET /api/v1/reports/{changes|top-users|codes|activity|chargeback}?<filters>&<options>
-//!     the JSON of `auditrail report NAME --output json`
+//! GET /api/v1/reports/{summary|failed|logins|executables|files|keys}?<filters>&<options>
+//!     the JSON of `auditrail report NAME --output json`; the Linux host reports take
+//!     result=failed|success|all, and (but summary) summary=true and limit=N
 //! GET /api/v1/checkpoint     the latest signed checkpoint (text)
 //! GET /api/v1/proof/{id}     [ the JSON of `auditrail prove ID --output json`, per event ]
 //! ```
@@ -48,6 +50,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use event::AuditEvent;
+use index::host::{HostReport, Selection};
 use index::table::{self, ReportSpec};
 use index::{Filter, FilterText, Position, TextPattern};
 use tokio::sync::{OwnedSemaphorePermit, broadcast, oneshot, watch};
@@ -317,6 +320,29 @@ impl Parameters {
         }
     }
 
+    /// Option `name` as a yes/no flag (`true`/`false`, `1`/`0`), false when absent.
+    fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.option(name) {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1" | "") => Ok(true),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "{name} must be true or false"
+            ))),
+        }
+    }
+
+    /// Option `result` of the Linux host reports: `failed`, `success` or `all` (the default).
+    fn selection(&self) -> Result<Selection, ApiError> {
+        match self.option("result") {
+            None | Some("all") => Ok(Selection::All),
+            Some("failed") => Ok(Selection::Failed),
+            Some("success") => Ok(Selection::Success),
+            Some(_) => Err(ApiError::BadRequest(
+                "result must be failed, success or all".to_owned(),
+            )),
+        }
+    }
+
     /// The filter, relative times counted from now.
     fn filter(&self) -> Result<Filter, ApiError> {
         self.filter
@@ -516,11 +542,15 @@ async fn report_rows(state: &AppState, read: &Read, name: &str) -> Result<Answer
         "codes" => &["top"],
         "activity" => &["limit"],
         "chargeback" => &["by"],
+        "summary" => &["result"],
+        "failed" => &[],
+        "logins" | "executables" | "files" | "keys" => &["result", "summary", "limit"],
         _ => {
             return Err(ApiError::Missing(format!(
-                "no report {:?}; the reports are {}",
+                "no report {:?}; the reports are {}, {}",
                 name.chars().take(64).collect::<String>(),
-                table::REPORT_NAMES.join(", ")
+                table::REPORT_NAMES.join(", "),
+                table::HOST_REPORT_NAMES.join(", ")
             )));
         }
     };
@@ -550,8 +580,25 @@ async fn report_rows(state: &AppState, read: &Read, name: &str) -> Result<Answer
                 limit: parameters.count("limit", table::DEFAULT_REQUEST_ROWS, REPORT_ROWS_MAX)?,
             }
         }
-        _ => ReportSpec::Chargeback {
+        "chargeback" => ReportSpec::Chargeback {
             by: index::report::ChargebackBy::parse(&by("namespace")).map_err(index_error)?,
+        },
+        "summary" => ReportSpec::HostSummary {
+            selection: parameters.selection()?,
+        },
+        "failed" => ReportSpec::HostSummary {
+            selection: Selection::Failed,
+        },
+        host => ReportSpec::Host {
+            report: match host {
+                "logins" => HostReport::Logins,
+                "executables" => HostReport::Executables,
+                "files" => HostReport::Files,
+                _ => HostReport::Keys,
+            },
+            selection: parameters.selection()?,
+            summary: parameters.flag("summary")?,
+            limit: parameters.count("limit", table::DEFAULT_HOST_ROWS, REPORT_ROWS_MAX)?,
         },
     };
     let data = state.shared().data.clone();
