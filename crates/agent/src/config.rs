@@ -9,6 +9,7 @@
 //! ca = "/etc/auditrail/tls/ca.crt"
 //! state = "/var/lib/auditrail-agent"
 //! spool_bytes = 268435456
+//! metrics_listen = "127.0.0.1:9464"              # optional: GET /metrics, no credentials
 //! ```
 
 use std::io::Read;
@@ -49,6 +50,8 @@ pub struct AgentSection {
     pub state: PathBuf,
     /// Size limit of the spool in bytes.
     pub spool_bytes: Option<u64>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, no credentials); none by default.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Everything the agent runs with.
@@ -66,6 +69,8 @@ pub struct AgentSettings {
     pub state: PathBuf,
     /// Spool size limit.
     pub spool_bytes: u64,
+    /// Where to serve `/metrics`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Sources.
     pub sources: Vec<collect::SourceConfig>,
 }
@@ -139,6 +144,7 @@ impl AgentSettings {
             client_pem,
             state: agent.state,
             spool_bytes,
+            metrics_listen: agent.metrics_listen,
             sources: file.sources,
         })
     }

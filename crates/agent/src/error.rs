@@ -30,6 +30,15 @@ pub enum AgentError {
         /// What is wrong.
         reason: String,
     },
+    /// The metrics endpoint could not start.
+    #[error("metrics endpoint on {address}: {source}; check metrics_listen (a free ADDRESS:PORT)")]
+    Metrics {
+        /// `metrics_listen`.
+        address: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The collectors failed.
     #[error(transparent)]
     Collect(#[from] collect::CollectError),

@@ -27,6 +27,7 @@ pub mod config;
 mod error;
 pub mod forward;
 pub mod limits;
+pub mod metrics;
 pub mod spool;
 
 use std::fs::OpenOptions;
@@ -41,6 +42,7 @@ use serde::Serialize;
 pub use config::{AgentFile, AgentSettings};
 pub use error::AgentError;
 pub use forward::{Forwarder, Sent};
+pub use metrics::AgentMetrics;
 pub use spool::Spool;
 
 use crate::limits::{RETRY_WAIT_MAX, RETRY_WAIT_MIN, SPOOL_POLL};
@@ -140,6 +142,15 @@ pub fn run(
             "{entries} batches ({bytes} bytes) in the spool from before; sending them first"
         ));
     }
+    let metrics = Arc::new(AgentMetrics::new());
+    metrics.spool_usage(bytes, entries);
+    let endpoint = settings
+        .metrics_listen
+        .map(|address| metrics::serve(address, Arc::clone(&metrics), Arc::clone(stop)))
+        .transpose()?;
+    if let Some(endpoint) = &endpoint {
+        announce(&format!("metrics on http://{}/metrics", endpoint.address));
+    }
     let sink = SpoolSink {
         spool: Arc::clone(&spool),
         quarantine: Mutex::new(settings.state.join("quarantine.jsonl")),
@@ -151,7 +162,7 @@ pub fn run(
         collect::Setup {
             offsets: Arc::clone(&offsets),
             sink: Arc::new(sink),
-            metrics: collect::CollectorMetrics::default(),
+            metrics: metrics.collectors.clone(),
             clock,
             stop: Arc::clone(stop),
         },
@@ -162,9 +173,12 @@ pub fn run(
         names.join(", "),
         settings.ingest_url
     ));
-    let sent = send_loop(&spool, &forwarder, &offsets, stop);
+    let sent = send_loop(&spool, &forwarder, &offsets, &metrics, stop);
     stop.store(true, Ordering::Relaxed);
     collectors.stop();
+    if let Some(endpoint) = endpoint {
+        endpoint.join();
+    }
     sent
 }
 
@@ -174,28 +188,39 @@ fn send_loop(
     spool: &Spool,
     forwarder: &Forwarder,
     offsets: &Offsets,
+    metrics: &AgentMetrics,
     stop: &AtomicBool,
 ) -> Result<(), AgentError> {
     let mut wait = RETRY_WAIT_MIN;
     let mut failing_since: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
+        let (bytes, batches) = spool.usage();
+        metrics.spool_usage(bytes, batches);
         let Some(entry) = spool.oldest()? else {
             pause(stop, SPOOL_POLL);
             continue;
         };
         if entry.header.events > 0 {
+            let started = Instant::now();
             match forwarder.send(&entry.body) {
                 Sent::Acknowledged => {
+                    metrics
+                        .send_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    metrics.forwarded_batches.inc();
+                    metrics.forwarded_events.inc_by(entry.header.events);
                     if failing_since.take().is_some() {
                         tracing::info!("the server acknowledges again");
                     }
                     wait = RETRY_WAIT_MIN;
                 }
                 Sent::RetryAfter(after) => {
+                    metrics.send_throttled.inc();
                     pause(stop, after);
                     continue;
                 }
                 Sent::Failed(reason) => {
+                    metrics.send_failures.inc();
                     if failing_since.is_none() || wait == RETRY_WAIT_MAX {
                         tracing::warn!("{reason}; retrying in {wait:?}");
                     }

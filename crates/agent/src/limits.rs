@@ -29,6 +29,9 @@ pub const RETRY_WAIT_MIN: Duration = Duration::from_millis(250);
 /// Longest wait between retries (also the cap on a server's `Retry-After`).
 pub const RETRY_WAIT_MAX: Duration = Duration::from_secs(30);
 
+/// How often the metrics endpoint checks whether the agent is stopping.
+pub const METRICS_STOP_POLL: Duration = Duration::from_millis(100);
+
 /// How often the sender looks for a new spool entry when the spool is empty.
 pub const SPOOL_POLL: Duration = Duration::from_millis(50);
 

@@ -248,6 +248,22 @@ fn spool_bytes(state: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The agent's `/metrics` as sample name (with labels) to value.
+fn agent_metrics(port: u16) -> BTreeMap<String, f64> {
+    let text = ureq::get(format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(name, value)| (name.to_owned(), value.parse().unwrap()))
+        .collect()
+}
+
 #[test]
 fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
     let dir = tempfile::tempdir().unwrap();
@@ -268,10 +284,11 @@ fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
     std::fs::write(dir.path().join("agent.token"), &token.stdout).unwrap();
     let spool_limit = 1024 * 1024;
     let agent_config = dir.path().join("agent.toml");
+    let metrics_port = free_port();
     std::fs::write(
         &agent_config,
         format!(
-            "[agent]\nserver = {url:?}\ntoken_file = {:?}\nstate = {state:?}\nspool_bytes = {spool_limit}\n\n\
+            "[agent]\nserver = {url:?}\ntoken_file = {:?}\nstate = {state:?}\nspool_bytes = {spool_limit}\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\n\
              [[sources]]\nname = \"apiserver\"\ntype = \"file\"\npaths = [{:?}]\nformat = \"k8s\"\npoll_interval_ms = 20\n",
             dir.path().join("agent.token"),
             logs.join("audit.log"),
@@ -312,10 +329,37 @@ fn agent_forwards_through_a_server_restart_with_a_bounded_spool() {
         "spool of {largest} bytes over its limit"
     );
     assert!(largest < file_bytes / 2);
+    // The agent's own metrics show it: a full spool and failed sends.
+    let scrape = agent_metrics(metrics_port);
+    assert!(
+        scrape["auditrail_agent_spool_bytes"] > (spool_limit / 2) as f64,
+        "{scrape:?}"
+    );
+    assert!(
+        scrape["auditrail_agent_send_failures_total"] >= 1.0,
+        "{scrape:?}"
+    );
     let (server, _) = start_on(&data, &server_config, &listen);
     let ids = wait_stored(&data, 53_000, 180);
     assert_eq!(ids.len(), 53_000);
     assert!(ids.values().all(|&count| count == 1), "no event twice");
+    // Every event acknowledged once (an entry leaves the spool when acknowledged), the spool
+    // drained, and the collector's count of what it read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scrape = loop {
+        let scrape = agent_metrics(metrics_port);
+        if scrape["auditrail_agent_spool_batches"] == 0.0 || Instant::now() > deadline {
+            break scrape;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(scrape["auditrail_agent_spool_batches"], 0.0, "{scrape:?}");
+    assert_eq!(scrape["auditrail_agent_forwarded_events_total"], 53_000.0);
+    assert_eq!(
+        scrape["auditrail_collector_records_read_total{source=\"apiserver\"}"],
+        53_000.0
+    );
+    assert!(scrape["auditrail_agent_send_seconds_count"] >= 1.0);
     terminate(agent);
     terminate(server);
     let verify = run_in(&data, &["verify"], b"");
