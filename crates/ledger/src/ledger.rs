@@ -261,6 +261,8 @@ pub struct Ledger {
     /// The tree's edge at the prune point (empty when never pruned).
     anchor: TreeEdge,
     sealed: Option<Arc<dyn SealedSource>>,
+    /// How long the fsync of the last durable segment write took (for the caller's metrics).
+    last_sync: Duration,
 }
 
 impl Ledger {
@@ -338,6 +340,7 @@ impl Ledger {
             recovery,
             anchor,
             sealed: config.sealed,
+            last_sync: Duration::ZERO,
         };
         ledger.restore_tree()?;
         Ok(ledger)
@@ -351,6 +354,12 @@ impl Ledger {
     /// The log's origin.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// How long the fsync of the last durable write of records took (zero before the first):
+    /// the cost of durability, apart from encoding and hashing.
+    pub fn last_sync(&self) -> Duration {
+        self.last_sync
     }
 
     /// Number of records stored (the tree size); the next record gets this sequence
@@ -966,7 +975,12 @@ impl Ledger {
             .map(|s| s.path.clone())
             .ok_or(Error::Poisoned)?;
         let active = self.active.as_mut().ok_or(Error::Poisoned)?;
-        let result = active.file.append(bytes).and_then(|()| active.file.sync());
+        let result = active.file.append(bytes).and_then(|()| {
+            let started = std::time::Instant::now();
+            let synced = active.file.sync();
+            self.last_sync = started.elapsed();
+            synced
+        });
         match result {
             Ok(()) => {
                 active.durable_len += bytes.len() as u64;

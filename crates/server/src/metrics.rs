@@ -124,6 +124,8 @@ pub struct Metrics {
     pub ingest_batch_seconds: Histogram,
     /// Time of one group commit (dedup, ledger append with its fsync).
     pub ledger_append_seconds: Histogram,
+    /// Time of the fsync of one group commit's segment write.
+    pub ledger_fsync_seconds: Histogram,
     /// Requests merged into one group commit.
     pub group_commit_requests: Histogram,
     /// Leaves of the ledger's Merkle tree.
@@ -170,6 +172,7 @@ impl Metrics {
             requests_refused: Family::default(),
             ingest_batch_seconds: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
             ledger_append_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
+            ledger_fsync_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 18)),
             group_commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
             ledger_tree_size: Gauge::default(),
             ledger_bytes: Gauge::default(),
@@ -232,6 +235,11 @@ impl Metrics {
             "auditrail_ledger_append_seconds",
             "Time of one group commit: quarantine write, deduplication, and the ledger append with its fsync",
             metrics.ledger_append_seconds.clone(),
+        );
+        r.register(
+            "auditrail_ledger_fsync_seconds",
+            "Time of the fsync that makes one group commit's records durable",
+            metrics.ledger_fsync_seconds.clone(),
         );
         r.register(
             "auditrail_group_commit_requests",

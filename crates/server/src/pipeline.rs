@@ -272,7 +272,7 @@ fn commit(
         return Ok(());
     }
     let mut duplicates = Vec::new();
-    store
+    let outcome = store
         .append_noting_duplicates(batch, clock::now(), &mut |index| duplicates.push(index))
         .map_err(|error| {
             tracing::error!("cannot store a batch of {} events: {error}", batch.len());
@@ -281,6 +281,11 @@ fn commit(
     metrics
         .ledger_append_seconds
         .observe(started.elapsed().as_secs_f64());
+    if outcome.stored > 0 {
+        metrics
+            .ledger_fsync_seconds
+            .observe(store.ledger().last_sync().as_secs_f64());
+    }
     metrics.group_commit_requests.observe(jobs.len() as f64);
     // The duplicates' indices are ascending over the merged batch: split them by job.
     let mut first = 0;

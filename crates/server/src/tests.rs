@@ -493,6 +493,13 @@ async fn metrics_account_for_every_event_by_source_verb_and_code_class() {
     assert_eq!(sample(&text, "auditrail_events_stored_total", get_ok), None);
     assert!(sample(&text, "auditrail_ledger_bytes", "").unwrap() > 0.0);
     assert!(sample(&text, "auditrail_ledger_append_seconds_count", "").unwrap() >= 2.0);
+    // An fsync per commit that stored something, each shorter than its whole commit.
+    let fsyncs = sample(&text, "auditrail_ledger_fsync_seconds_count", "").unwrap();
+    assert!(fsyncs >= 1.0, "{text}");
+    assert!(
+        sample(&text, "auditrail_ledger_fsync_seconds_sum", "").unwrap()
+            <= sample(&text, "auditrail_ledger_append_seconds_sum", "").unwrap()
+    );
     // Every event counter of the exposition is `_total`, every histogram in seconds or a
     // count, and the process metrics are there (Linux).
     if cfg!(target_os = "linux") {
