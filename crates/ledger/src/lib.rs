@@ -84,7 +84,8 @@ pub use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG};
 pub use crate::error::Error;
 pub use crate::heartbeat::Heartbeat;
 pub use crate::ledger::{
-    AppendReceipt, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger, PruneOutcome,
+    AppendReceipt, CheckedExternal, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger,
+    PruneOutcome, check_external,
     Records, Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
 };
 pub use crate::mem_storage::MemStorage;
