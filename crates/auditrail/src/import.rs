@@ -39,6 +39,7 @@ struct Written {
 }
 
 pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let policy = match &args.policy {
         Some(path) => {
             let loaded = LoadedPolicy::load(path)?;

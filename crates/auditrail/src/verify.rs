@@ -29,6 +29,7 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let mut options = VerifyOptions::default();
     for path in &args.checkpoint {
         options

@@ -874,7 +874,9 @@ fn parse_outcome(text: &str) -> Option<Outcome> {
 /// Events of a batch, with their sequence numbers.
 pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(u64, AuditEvent)>> {
     let columns = StoredColumns::new(batch)?;
-    (0..batch.num_rows())
-        .map(|row| Ok((columns.seq(row), columns.event(row)?)))
-        .collect()
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        events.push((columns.seq(row), columns.event(row)?));
+    }
+    Ok(events)
 }

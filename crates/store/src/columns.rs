@@ -413,7 +413,8 @@ impl ColumnarRecords {
         Ok(ColumnarIter {
             parquet: files.parquet,
             events,
-            batch: Vec::new().into_iter().peekable(),
+            batch: Vec::new(),
+            at: 0,
             others: others.into_iter().peekable(),
             next: first,
             end,
@@ -426,7 +427,10 @@ impl ColumnarRecords {
 pub(crate) struct ColumnarIter {
     parquet: PathBuf,
     events: index::EventBatches,
-    batch: std::iter::Peekable<std::vec::IntoIter<(u64, AuditEvent)>>,
+    /// The batch of events being read, and the position in it (events are large: they are
+    /// encoded where they lie rather than moved).
+    batch: Vec<(u64, AuditEvent)>,
+    at: usize,
     others: std::iter::Peekable<std::vec::IntoIter<(u64, Vec<u8>)>>,
     next: u64,
     end: u64,
@@ -447,27 +451,33 @@ impl Iterator for ColumnarIter {
         if self.failed {
             return None;
         }
-        if self.batch.peek().is_none() {
+        if self.at >= self.batch.len() {
             match self.events.next() {
-                Some(Ok(events)) => self.batch = events.into_iter().peekable(),
+                Some(Ok(events)) => {
+                    self.batch = events;
+                    self.at = 0;
+                }
                 Some(Err(error)) => return self.fail(error.to_string()),
                 None => {}
             }
         }
+        let pending = self.batch.get(self.at);
         let seq = self.next;
         if seq >= self.end {
-            if self.batch.peek().is_some() || self.others.peek().is_some() {
+            if pending.is_some() || self.others.peek().is_some() {
                 let end = self.end;
                 return self.fail(format!("records outside the range ending at {end}"));
             }
             return None;
         }
         self.next += 1;
-        if self.batch.peek().is_some_and(|(at, _)| *at == seq) {
-            let (_, event) = self.batch.next()?;
+        if let Some((at, event)) = pending
+            && *at == seq
+        {
             let mut record = Vec::with_capacity(1024);
-            formats::jsonl::encode(&event, &mut record);
+            formats::jsonl::encode(event, &mut record);
             record.pop();
+            self.at += 1;
             return Some(Ok(record));
         }
         if self.others.peek().is_some_and(|(at, _)| *at == seq) {
