@@ -470,9 +470,12 @@ impl Segment {
         let mut rows = Vec::with_capacity(usize::try_from(self.rows()).unwrap_or_default());
         for batch in reader {
             let batch = batch?;
-            let time = schema::downcast::<arrow_array::TimestampNanosecondArray>(&batch, Column::Time)?;
-            let stage_time =
-                schema::downcast::<arrow_array::TimestampNanosecondArray>(&batch, Column::StageTime)?;
+            let time =
+                schema::downcast::<arrow_array::TimestampNanosecondArray>(&batch, Column::Time)?;
+            let stage_time = schema::downcast::<arrow_array::TimestampNanosecondArray>(
+                &batch,
+                Column::StageTime,
+            )?;
             let seq = schema::downcast::<arrow_array::UInt64Array>(&batch, Column::LedgerSeq)?;
             let id = schema::downcast::<arrow_array::StringArray>(&batch, Column::AuditId)?;
             let source = schema::DictText::new(

@@ -25,8 +25,9 @@ use std::time::{Duration, SystemTime};
 use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, encode_entry, parse_log};
 use crate::error::Error;
 use crate::limits::{
-    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, EXTERNAL_BATCH_BYTES_MAX, PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX,
-    SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, EXTERNAL_BATCH_BYTES_MAX,
+    PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX, SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX,
+    TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
 };
 use crate::merkle::{self, Hash, leaf_hash};
 use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
@@ -818,7 +819,9 @@ impl Ledger {
         if last.record_count == 0 {
             let path = last.path.clone();
             self.active = None;
-            self.storage.remove(&path).map_err(|e| Error::io(&path, e))?;
+            self.storage
+                .remove(&path)
+                .map_err(|e| Error::io(&path, e))?;
             self.storage
                 .sync_dir(SEGMENT_DIR)
                 .map_err(|e| Error::io(SEGMENT_DIR, e))?;

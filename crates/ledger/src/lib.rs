@@ -85,8 +85,8 @@ pub use crate::error::Error;
 pub use crate::heartbeat::Heartbeat;
 pub use crate::ledger::{
     AppendReceipt, CheckedExternal, CheckpointPolicy, CheckpointStatus, Config, KeySource, Ledger,
-    PruneOutcome, check_external,
-    Records, Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo, VERIFIER_KEY_FILE,
+    PruneOutcome, Records, Recovery, SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SegmentInfo,
+    VERIFIER_KEY_FILE, check_external,
 };
 pub use crate::mem_storage::MemStorage;
 pub use crate::merkle::Hash;

@@ -667,12 +667,8 @@ impl Run<'_> {
         let mut position = 0;
         while position < count {
             let end = (position + window).min(count);
-            let mut prefetched = prefetch_external(
-                self.storage,
-                &segments[position..end],
-                sealed,
-                threads,
-            );
+            let mut prefetched =
+                prefetch_external(self.storage, &segments[position..end], sealed, threads);
             for (offset, (name_seq, name)) in segments[position..end].iter().enumerate() {
                 let path = join(SEGMENT_DIR, name);
                 let is_last = position + offset + 1 == count;

@@ -394,7 +394,8 @@ impl ColumnarRecords {
         let files = IndexFiles::new(&self.root, first, end);
         let extra = std::fs::read(&files.extra)
             .map_err(|error| format!("{}: {error}", files.extra.display()))?;
-        decode_extra(&extra, first, end).map_err(|reason| format!("{}: {reason}", files.extra.display()))
+        decode_extra(&extra, first, end)
+            .map_err(|reason| format!("{}: {reason}", files.extra.display()))
     }
 
     /// Records `first .. end`, in order.

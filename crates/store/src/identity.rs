@@ -50,15 +50,14 @@ pub fn key(event: &AuditEvent) -> Key {
 
 /// The identity key of an event with a source id (`id` not empty): its source kind, id,
 /// stage, and stage time or else request time. Equal to [`key`] of such an event.
-pub fn id_key(
-    source: SourceKind,
-    id: &str,
-    stage: Option<Stage>,
-    time: Option<Timestamp>,
-) -> Key {
+pub fn id_key(source: SourceKind, id: &str, stage: Option<Stage>, time: Option<Timestamp>) -> Key {
     let mut hasher = Sha256::new();
     hasher.update(b"id\0");
-    for part in [source.as_str(), id, stage.map_or("", |stage| stage.as_str())] {
+    for part in [
+        source.as_str(),
+        id,
+        stage.map_or("", |stage| stage.as_str()),
+    ] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }

@@ -643,7 +643,6 @@ pub fn record_time(record: &[u8]) -> Option<Timestamp> {
     times.time.or(times.stage_time)
 }
 
-
 /// The latest signed checkpoint of the store at `root`, read without opening it for writing.
 pub fn latest_checkpoint(root: &Path) -> Result<Option<String>, StoreError> {
     let path = root.join("ledger").join(ledger::CHECKPOINT_FILE);

@@ -138,7 +138,8 @@ impl Loader<'_> {
             self.ends.push(self.records.len());
             self.next += 1;
             self.outcome.accepted += 1;
-            if self.builder.rows() >= LOAD_SEGMENT_EVENTS || self.records.len() >= LOAD_SEGMENT_BYTES
+            if self.builder.rows() >= LOAD_SEGMENT_EVENTS
+                || self.records.len() >= LOAD_SEGMENT_BYTES
             {
                 self.dispatch(now)?;
             }

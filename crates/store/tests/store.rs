@@ -157,7 +157,10 @@ fn a_bulk_load_writes_index_segments_that_verify_prove_and_deduplicate() {
     store.checkpoint(now()).unwrap();
     let proof = store.ledger().prove(2500).unwrap();
     proof
-        .verify(&store.ledger().read(2500).unwrap(), &store.ledger().verifier())
+        .verify(
+            &store.ledger().read(2500).unwrap(),
+            &store.ledger().verifier(),
+        )
         .unwrap();
     store.close(now()).unwrap();
     let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
