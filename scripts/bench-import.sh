@@ -81,7 +81,7 @@ best() {
 
 import_all() { timed "$auditrail" --quiet --data "$data" import "$input"; }
 import_policy() { timed "$auditrail" --quiet --data "$data" import --policy examples/policy.yaml "$input"; }
-duck_plain() { timed python3 "$work/duck.py" "$duckdb_file" "$input" "$EVENTS" ""; }
+duck_plain() { timed python3 "$work/duck.py" "$duckdb_file" "$input" "$EVENTS" ", sample_size=-1"; }
 duck_tuned() {
   timed python3 "$work/duck.py" "$duckdb_file" "$input" "$EVENTS" \
     ", maximum_object_size=100000000, maximum_depth=2, union_by_name=true"
@@ -89,9 +89,12 @@ duck_tuned() {
 verify() { timed "$auditrail" --data "$data" verify; }
 sha() { timed sha256sum "$input"; }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 best fresh import_all; import_all_wall=$best_wall import_all_cpu=$best_cpu
 ledger_bytes=$(du -sb "$data/ledger" | cut -f1)
 index_bytes=$(du -sb "$data/index" | cut -f1)
+quarantine_bytes=$(stat -c %s "$data/quarantine.jsonl" 2>/dev/null || echo 0)
+rest_bytes=$(( $(du -sb "$data" | cut -f1) - ledger_bytes - index_bytes - quarantine_bytes ))
 best fresh import_policy; import_policy_wall=$best_wall import_policy_cpu=$best_cpu
 best fresh duck_plain; duck_plain_wall=$best_wall duck_plain_cpu=$best_cpu
 best fresh duck_tuned; duck_tuned_wall=$best_wall duck_tuned_cpu=$best_cpu
@@ -109,6 +112,7 @@ ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 row() { printf '%-50s %7.2f s wall %6.2f s cpu %8s %s\n' "$1" "$2" "$3" "$4" "$5"; }
 printf 'input: %d events, %d bytes (%.0f bytes/event), best of %d runs on cpus %s\n' \
   "$EVENTS" "$bytes" "$(echo "$bytes / $EVENTS" | bc -l)" "$RUNS" "$CORES"
+echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 row "auditrail import (default redaction)" "$import_all_wall" "$import_all_cpu" "$(rate "$import_all_wall")" events/s
 row "auditrail import --policy examples/policy.yaml" "$import_policy_wall" "$import_policy_cpu" "$(rate "$import_policy_wall")" events/s
 row "duckdb read_json (defaults: nested schema)" "$duck_plain_wall" "$duck_plain_cpu" "$(rate "$duck_plain_wall")" events/s
@@ -118,6 +122,7 @@ echo "ratio auditrail import (all events kept) / duckdb maximum_depth=2:   $(rat
 row "auditrail verify" "$verify_wall" "$verify_cpu" "$(mbs "$verify_wall")" "MB/s of JSON"
 row "sha256sum of the same bytes" "$sha_wall" "$sha_cpu" "$(mbs "$sha_wall")" MB/s
 echo "ratio verify / sha256sum speed: $(ratio "$sha_wall" "$verify_wall")x"
-printf 'bytes at rest: ledger %d + index %d = %.2f%% of the JSON (duckdb database, maximum_depth=2: %.2f%%)\n' \
-  "$ledger_bytes" "$index_bytes" "$(echo "100 * ($ledger_bytes + $index_bytes) / $bytes" | bc -l)" \
+printf 'bytes at rest (data directory but quarantine): ledger %d + index %d + other %d = %.2f%% of the JSON (duckdb database, maximum_depth=2: %.2f%%)\n' \
+  "$ledger_bytes" "$index_bytes" "$rest_bytes" \
+  "$(echo "100 * ($ledger_bytes + $index_bytes + $rest_bytes) / $bytes" | bc -l)" \
   "$(echo "100 * $duck_bytes / $bytes" | bc -l)"

@@ -136,9 +136,10 @@ pub(crate) struct ImportArgs {
     /// (`stored: trail holds N records`): what has been acknowledged so far.
     #[arg(long, short)]
     pub(crate) verbose: bool,
-    /// Leave sealed ledger segments in their row form instead of converting them, before
-    /// exiting, to the columnar index that is the one copy of each event at rest; the next
-    /// `import` (or a running `serve`) converts them.
+    /// Store the events in the ledger's row form (compressed blocks, one fsync per batch)
+    /// instead of writing them straight to the columnar index that is the one copy of each
+    /// event at rest, and leave sealed row-form segments unconverted; the next `import` (or a
+    /// running `serve`) converts them.
     #[arg(long)]
     pub(crate) no_compact: bool,
     /// Input files; `-` or none reads standard input.

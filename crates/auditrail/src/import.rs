@@ -1,14 +1,18 @@
 //! `auditrail import`: decode, normalize, apply the policy, and store durably in the audit
 //! trail. Decoding, policy and encoding run on every core ([`input::read_inputs_parallel`]);
-//! deduplication and the ledger's hashing, compression and fsync on this thread, in input
-//! order. Malformed records go raw to the quarantine file. Every record read is accounted for
-//! in the summary: stored, duplicate, dropped by policy, or quarantined.
+//! deduplication and the columns of the index segment being filled on this thread, in input
+//! order; each full segment is written, checked and hashed on a thread of its own and then
+//! taken by the ledger ([`store::Loader`]): events go straight to their final, columnar form.
+//! With `--no-compact` they go to the ledger's row form instead (hashing, compression and
+//! fsync on this thread). Malformed records go raw to the quarantine file. Every record read
+//! is accounted for in the summary: stored, duplicate, dropped by policy, or quarantined.
 
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
+use event::AuditEvent;
 use policy::Policy;
-use store::{Prepared, QuarantineEntry, Store, StoreOptions};
+use store::{Loader, Prepared, QuarantineEntry, Store, StoreOptions};
 
 use crate::cli::{CommonArgs, ImportArgs};
 use crate::input::{self, Batch, InputStats, Process, ReadOptions};
@@ -19,6 +23,8 @@ use crate::{Status, clock};
 /// One piece of input after the policy: what to store and what to quarantine.
 struct Kept {
     prepared: Prepared,
+    /// The events kept, when they go to the columnar form directly.
+    events: Vec<AuditEvent>,
     dropped: u64,
     malformed: Vec<QuarantineEntry>,
 }
@@ -33,6 +39,7 @@ struct Written {
 }
 
 pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let policy = match &args.policy {
         Some(path) => {
             let loaded = LoadedPolicy::load(path)?;
@@ -57,22 +64,34 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
         options
     };
     // Emptied batches come back to be refilled, so that their buffers are reused.
-    let free: Mutex<Vec<Prepared>> = Mutex::new(Vec::new());
+    let free: Free = Mutex::new(Vec::new());
     let keep = Keep {
         policy: &policy,
         free: &free,
+        events: !args.no_compact,
     };
     let mut written = Written {
         tree_size: store.ledger().tree_size(),
         ..Written::default()
     };
-    let stats = input::read_inputs_parallel(&args.inputs, read_options, &keep, |kept| {
-        store_batch(&mut store, kept, &free, &mut written, args.verbose)
-            .with_context(|| format!("storing events in {} failed", data.display()))
-    })?;
-    if !args.no_compact {
+    let stats = if args.no_compact {
+        input::read_inputs_parallel(&args.inputs, read_options, &keep, |kept| {
+            store_batch(&mut store, kept, &free, &mut written, args.verbose)
+                .with_context(|| format!("storing events in {} failed", data.display()))
+        })?
+    } else {
+        let mut loader = store.loader();
+        let stats = input::read_inputs_parallel(&args.inputs, read_options, &keep, |kept| {
+            load_batch(&mut loader, kept, &free, &mut written, args.verbose)
+                .with_context(|| format!("storing events in {} failed", data.display()))
+        })?;
+        let outcome = loader
+            .finish(clock::now())
+            .with_context(|| format!("storing events in {} failed", data.display()))?;
+        note_loaded(&mut written, outcome, args.verbose);
         compact(&mut store, common.quiet)?;
-    }
+        stats
+    };
     store
         .close(clock::now())
         .context("cannot write the final checkpoint")?;
@@ -86,18 +105,23 @@ pub(crate) fn run(args: &ImportArgs, common: &CommonArgs) -> Result<Status> {
     })
 }
 
+/// Emptied batches (records and events), back from the writer to be refilled.
+type Free = Mutex<Vec<(Prepared, Vec<AuditEvent>)>>;
+
 /// Applies the policy and encodes what it keeps (on the decode workers).
 struct Keep<'a> {
     policy: &'a Policy,
     /// Emptied batches, back from the writer.
-    free: &'a Mutex<Vec<Prepared>>,
+    free: &'a Free,
+    /// Whether the kept events go along with their records (for the columnar form).
+    events: bool,
 }
 
 impl Process for Keep<'_> {
     type Output = Kept;
 
     fn start(&self) -> Kept {
-        let prepared = self
+        let (prepared, events) = self
             .free
             .lock()
             .ok()
@@ -105,18 +129,23 @@ impl Process for Keep<'_> {
             .unwrap_or_default();
         Kept {
             prepared,
+            events,
             dropped: 0,
             malformed: Vec::new(),
         }
     }
 
     fn add(&self, batch: &mut Batch, kept: &mut Kept) {
-        for event in &mut batch.events {
-            if self.policy.apply(event).is_kept() {
-                kept.prepared.push(event);
-            } else {
-                kept.dropped += 1;
-            }
+        let before = batch.events.len();
+        batch
+            .events
+            .retain_mut(|event| self.policy.apply(event).is_kept());
+        kept.dropped += (before - batch.events.len()) as u64;
+        for event in &batch.events {
+            kept.prepared.push(event);
+        }
+        if self.events {
+            kept.events.append(&mut batch.events);
         }
         kept.malformed.append(&mut batch.malformed);
     }
@@ -126,12 +155,13 @@ impl Process for Keep<'_> {
 fn store_batch(
     store: &mut Store,
     kept: Kept,
-    free: &Mutex<Vec<Prepared>>,
+    free: &Free,
     written: &mut Written,
     verbose: bool,
 ) -> Result<()> {
     let Kept {
-        mut prepared,
+        prepared,
+        mut events,
         dropped,
         malformed,
     } = kept;
@@ -152,13 +182,63 @@ fn store_batch(
             ));
         }
     }
+    recycle(free, prepared, std::mem::take(&mut events));
+    Ok(())
+}
+
+/// Gives emptied buffers back for the next piece.
+fn recycle(free: &Free, mut prepared: Prepared, mut events: Vec<AuditEvent>) {
     prepared.clear();
+    events.clear();
     if let Ok(mut free) = free.lock()
         && free.len() < IMPORT_PIECES_IN_FLIGHT + 2
     {
-        free.push(prepared);
+        free.push((prepared, events));
     }
+}
+
+/// Quarantines one batch and hands its events to the bulk load, in input order (on the
+/// calling thread).
+fn load_batch(
+    loader: &mut Loader<'_>,
+    kept: Kept,
+    free: &Free,
+    written: &mut Written,
+    verbose: bool,
+) -> Result<()> {
+    let Kept {
+        prepared,
+        events,
+        dropped,
+        malformed,
+    } = kept;
+    written.dropped += dropped;
+    if !malformed.is_empty() {
+        loader.quarantine(&malformed, clock::now())?;
+        written.quarantined += malformed.len() as u64;
+    }
+    if !prepared.is_empty() {
+        let outcome = loader.append(&prepared, &events, clock::now())?;
+        note_loaded(written, outcome, verbose);
+    }
+    recycle(free, prepared, events);
     Ok(())
+}
+
+/// Counts what a bulk load has stored; with `verbose`, says so each time more became
+/// durable.
+fn note_loaded(written: &mut Written, outcome: store::LoadOutcome, verbose: bool) {
+    written.duplicates = outcome.duplicates;
+    if outcome.tree_size != written.tree_size {
+        written.stored = outcome.stored;
+        written.tree_size = outcome.tree_size;
+        if verbose {
+            input::eprintln_clear(&format!(
+                "stored: trail holds {} records",
+                outcome.tree_size
+            ));
+        }
+    }
 }
 
 /// Converts the sealed ledger segments to the columnar index (the one copy at rest), with a

@@ -20,7 +20,7 @@ struct Report<'a> {
     checkpoints: usize,
     external_checkpoints: usize,
     tiles: u64,
-    keys: u64,
+    index_files: u64,
     segment_bytes: u64,
     seconds: f64,
     findings: Vec<String>,
@@ -29,6 +29,7 @@ struct Report<'a> {
 }
 
 pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let mut options = VerifyOptions::default();
     for path in &args.checkpoint {
         options
@@ -50,7 +51,7 @@ pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
         checkpoints: report.ledger.checkpoints_checked,
         external_checkpoints: options.external_checkpoints.len(),
         tiles: report.ledger.tiles_checked,
-        keys: report.keys_checked,
+        index_files: report.index_files_checked,
         segment_bytes: report.ledger.segment_bytes,
         seconds,
         findings: report.findings.iter().map(ToString::to_string).collect(),
@@ -80,12 +81,12 @@ pub(crate) fn run(args: &VerifyArgs, common: &CommonArgs) -> Result<Status> {
             let records_per_second = view.records as f64 / seconds.max(1e-9);
             writeln!(
                 out,
-                "checked {} records, {} stored and {} external checkpoints, {} tiles, {} index keys, {} compressed segment bytes in {:.2} s ({:.0} records/s)",
+                "checked {} records, {} stored and {} external checkpoints, {} tiles, {} index files, {} compressed segment bytes in {:.2} s ({:.0} records/s)",
                 view.records,
                 view.checkpoints,
                 view.external_checkpoints,
                 view.tiles,
-                view.keys,
+                view.index_files,
                 view.segment_bytes,
                 seconds,
                 records_per_second

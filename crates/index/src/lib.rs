@@ -49,5 +49,6 @@ pub use filter::{
 };
 pub use keys::KeyIndex;
 pub use segment::{
-    Segment, SegmentMeta, WrittenSegment, read_segment, write_segment, write_segment_with,
+    BuiltSegment, EventBatches, RowIdentity, Segment, SegmentBuilder, SegmentMeta, WrittenSegment,
+    read_segment, write_segment, write_segment_with,
 };

@@ -7,11 +7,13 @@
 /// own default is 122,880; a power of two keeps row indices simple.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// zstd level for every column. Segments are written once at seal time and read many times,
-/// so a slower level that compresses better pays off. Measured on 200k synth events (one
-/// core, generation included): level 3 gives 13.6 % larger files in 1.4 s, level 9 these
-/// files in 2.0 s, level 15 3.7 % smaller ones in 4.3 s.
-pub const ZSTD_LEVEL: i32 = 9;
+/// zstd level for every column. Segments are written while events are imported, so the
+/// level is part of the import's cost.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Rows decoded at a time when a segment's events are read back one batch after the other
+/// (re-hashing a segment's records for `verify` or before the ledger takes it).
+pub const READ_BATCH_ROWS: usize = 8192;
 
 /// Target size of one Parquet data page before compression. Larger pages compress the JSON
 /// columns better; page statistics still let point reads skip most of a row group.

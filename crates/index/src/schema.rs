@@ -2,7 +2,7 @@
 //!
 //! Every event is one row. The typed columns hold what queries filter and group on; the
 //! `rest` column holds, as `jsonl` (the event's own serde form), exactly the fields that no
-//! typed column holds (origin input/line/offset, `user.extra`, the impersonated user, object
+//! typed column holds (`user.extra`, the impersonated user, object
 //! uid and resourceVersion, status text and details, paths, source port, extensions). So each
 //! event is stored once, and reading its row back (`Segment::read_events`) gives an event
 //! equal to the one written.
@@ -111,6 +111,12 @@ pub enum Column {
     /// `request_flags`: uint8, how the reports count the event (derived):
     /// [`FLAG_REQUEST`], [`FLAG_WRITE`], [`FLAG_ERROR`].
     RequestFlags,
+    /// `origin_input`: the file (or stream) the record was read from.
+    OriginInput,
+    /// `origin_line`: uint64, the record's line number in its input (from 1).
+    OriginLine,
+    /// `origin_offset`: uint64, the byte offset of the record in its input.
+    OriginOffset,
 }
 
 /// `request_flags` bit: the event counts as one request (see [`crate::report`]).
@@ -125,7 +131,7 @@ pub const COLUMN_COUNT: usize = Column::ALL.len();
 
 impl Column {
     /// Every column, in schema order.
-    pub const ALL: [Column; 34] = [
+    pub const ALL: [Column; 37] = [
         Column::Time,
         Column::StageTime,
         Column::LedgerSeq,
@@ -160,10 +166,13 @@ impl Column {
         Column::Annotations,
         Column::Rest,
         Column::RequestFlags,
+        Column::OriginInput,
+        Column::OriginLine,
+        Column::OriginOffset,
     ];
 
     /// The columns read to rebuild an event (all but the derived ones).
-    pub const STORED: [Column; 29] = [
+    pub const STORED: [Column; 32] = [
         Column::Time,
         Column::StageTime,
         Column::LedgerSeq,
@@ -193,6 +202,9 @@ impl Column {
         Column::ResponseObject,
         Column::Annotations,
         Column::Rest,
+        Column::OriginInput,
+        Column::OriginLine,
+        Column::OriginOffset,
     ];
 
     /// Position in the schema.
@@ -237,6 +249,9 @@ impl Column {
             Column::Annotations => "annotations",
             Column::Rest => "rest",
             Column::RequestFlags => "request_flags",
+            Column::OriginInput => "origin_input",
+            Column::OriginLine => "origin_line",
+            Column::OriginOffset => "origin_offset",
         }
     }
 
@@ -248,7 +263,7 @@ impl Column {
     fn kind(self) -> Kind {
         match self {
             Column::Time | Column::StageTime => Kind::Timestamp,
-            Column::LedgerSeq => Kind::U64,
+            Column::LedgerSeq | Column::OriginLine | Column::OriginOffset => Kind::U64,
             Column::Code => Kind::U16,
             Column::RequestFlags => Kind::U8,
             Column::Groups | Column::SourceIps => Kind::List,
@@ -318,6 +333,8 @@ pub(crate) struct BatchBuilder {
     time: TimestampNanosecondBuilder,
     stage_time: TimestampNanosecondBuilder,
     seq: UInt64Builder,
+    line: UInt64Builder,
+    offset: UInt64Builder,
     code: UInt16Builder,
     flags: UInt8Builder,
     dictionaries: Vec<StringDictionaryBuilder<Int32Type>>,
@@ -335,7 +352,7 @@ impl std::fmt::Debug for BatchBuilder {
 }
 
 /// The dictionary columns in the order of `BatchBuilder::dictionaries`.
-const DICTIONARY_COLUMNS: [Column; 21] = [
+const DICTIONARY_COLUMNS: [Column; 22] = [
     Column::Source,
     Column::Stage,
     Column::Level,
@@ -357,6 +374,7 @@ const DICTIONARY_COLUMNS: [Column; 21] = [
     Column::UserAgent,
     Column::Decision,
     Column::Reason,
+    Column::OriginInput,
 ];
 
 /// The plain text columns in the order of `BatchBuilder::texts`.
@@ -375,6 +393,8 @@ impl BatchBuilder {
             time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
             stage_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
             seq: UInt64Builder::new(),
+            line: UInt64Builder::new(),
+            offset: UInt64Builder::new(),
             code: UInt16Builder::new(),
             flags: UInt8Builder::new(),
             dictionaries: DICTIONARY_COLUMNS
@@ -436,6 +456,8 @@ impl BatchBuilder {
         self.stage_time
             .append_option(event.stage_time.map(Timestamp::unix_nanos));
         self.seq.append_value(seq);
+        self.line.append_option(event.origin.line);
+        self.offset.append_option(event.origin.offset);
         self.code.append_option(event.code());
         self.flags.append_value(request_flags(event));
         let object = event.object.as_ref();
@@ -494,6 +516,7 @@ impl BatchBuilder {
             (!event.source_ips.is_empty()).then_some(event.source_ips.as_slice()),
         );
         self.dictionary(Column::Reason, reason.map(String::as_str));
+        self.dictionary(Column::OriginInput, event.origin.input.as_deref());
         self.text(Column::Uri, non_empty(&event.uri));
         self.text(Column::AuditId, non_empty(&event.id));
         self.text(
@@ -535,6 +558,8 @@ impl BatchBuilder {
         put(Column::Time, Arc::new(self.time.finish()));
         put(Column::StageTime, Arc::new(self.stage_time.finish()));
         put(Column::LedgerSeq, Arc::new(self.seq.finish()));
+        put(Column::OriginLine, Arc::new(self.line.finish()));
+        put(Column::OriginOffset, Arc::new(self.offset.finish()));
         put(Column::Code, Arc::new(self.code.finish()));
         put(Column::RequestFlags, Arc::new(self.flags.finish()));
         for (column, builder) in DICTIONARY_COLUMNS.iter().zip(&mut self.dictionaries) {
@@ -581,12 +606,7 @@ fn non_empty(text: &str) -> Option<&str> {
 /// serde form is the `rest` column.
 fn rest_of(event: &AuditEvent) -> AuditEvent {
     AuditEvent {
-        origin: Origin {
-            source: SourceKind::default(),
-            input: event.origin.input.clone(),
-            line: event.origin.line,
-            offset: event.origin.offset,
-        },
+        origin: Origin::default(),
         user: Actor {
             extra: event.user.extra.clone(),
             ..Actor::default()
@@ -613,6 +633,8 @@ pub(crate) struct StoredColumns<'a> {
     time: &'a TimestampNanosecondArray,
     stage_time: &'a TimestampNanosecondArray,
     seq: &'a UInt64Array,
+    line: &'a UInt64Array,
+    offset: &'a UInt64Array,
     code: &'a UInt16Array,
     dictionaries: BTreeMap<Column, DictText<'a>>,
     groups: &'a ListArray,
@@ -702,6 +724,8 @@ impl<'a> StoredColumns<'a> {
             time: downcast(batch, Column::Time)?,
             stage_time: downcast(batch, Column::StageTime)?,
             seq: downcast(batch, Column::LedgerSeq)?,
+            line: downcast(batch, Column::OriginLine)?,
+            offset: downcast(batch, Column::OriginOffset)?,
             code: downcast(batch, Column::Code)?,
             dictionaries,
             groups: downcast(batch, Column::Groups)?,
@@ -755,6 +779,9 @@ impl<'a> StoredColumns<'a> {
         let text = |column: Column| self.dict(column, row).unwrap_or_default().to_owned();
         event.origin.source = parse_source(self.dict(Column::Source, row).unwrap_or_default())
             .ok_or_else(|| bad("unknown source".to_owned()))?;
+        event.origin.input = self.dict(Column::OriginInput, row).map(Arc::from);
+        event.origin.line = (!self.line.is_null(row)).then(|| self.line.value(row));
+        event.origin.offset = (!self.offset.is_null(row)).then(|| self.offset.value(row));
         event.id = self
             .text(Column::AuditId, row)
             .unwrap_or_default()
@@ -847,7 +874,9 @@ fn parse_outcome(text: &str) -> Option<Outcome> {
 /// Events of a batch, with their sequence numbers.
 pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(u64, AuditEvent)>> {
     let columns = StoredColumns::new(batch)?;
-    (0..batch.num_rows())
-        .map(|row| Ok((columns.seq(row), columns.event(row)?)))
-        .collect()
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        events.push((columns.seq(row), columns.event(row)?));
+    }
+    Ok(events)
 }

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use event::{AuditEvent, Timestamp};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -41,8 +41,9 @@ use crate::schema::{self, BatchBuilder, Column, events_from_batch};
 
 /// Key of the file metadata entry that names the format version.
 pub const FORMAT_KEY: &str = "auditrail.segment.format";
-/// The format version this crate writes.
-pub const FORMAT_VERSION: &str = "1";
+/// The format version this crate writes and reads. Version 2 moved the origin's input, line
+/// and offset out of `rest` into their own columns; version 1 files are refused.
+pub const FORMAT_VERSION: &str = "2";
 
 /// The columns that carry bloom filters (the equality filters of `auditrail query`).
 pub(crate) const BLOOM_COLUMNS: [Column; 5] = [
@@ -98,8 +99,21 @@ pub fn writer_properties() -> Result<WriterProperties> {
     // Times and sequence numbers rise almost monotonically: delta encoding stores the
     // sequence in almost nothing and the times in fewer bits than plain + zstd.
     for column in [Column::Time, Column::StageTime, Column::LedgerSeq] {
+        builder = builder.set_column_statistics_enabled(
+            ColumnPath::from(column.name()),
+            EnabledStatistics::Page,
+        );
+    }
+    // Line numbers and offsets rise by small steps within an input: delta encoding stores
+    // a line in almost nothing and an offset in about one and a half bytes.
+    for column in [
+        Column::Time,
+        Column::StageTime,
+        Column::LedgerSeq,
+        Column::OriginLine,
+        Column::OriginOffset,
+    ] {
         builder = builder
-            .set_column_statistics_enabled(ColumnPath::from(column.name()), EnabledStatistics::Page)
             .set_column_dictionary_enabled(ColumnPath::from(column.name()), false)
             .set_column_encoding(
                 ColumnPath::from(column.name()),
@@ -158,48 +172,133 @@ pub fn write_segment_with<W: Write + Send, E: Borrow<AuditEvent>>(
         .set_max_row_group_row_count(Some(row_group_rows))
         .build();
     let mut writer = ArrowWriter::try_new(out, schema::schema(), Some(properties))?;
-    let mut builder = BatchBuilder::new();
-    let mut keys = KeyIndexBuilder::default();
-    let mut meta = SegmentMeta::default();
-    let mut previous: Option<u64> = None;
+    let mut rows = SegmentBuilder::new();
     for (seq, event) in events {
-        let event = event.borrow();
-        if let Some(previous) = previous
+        rows.push(seq, event.borrow())?;
+        if rows.builder.rows() >= row_group_rows {
+            writer.write(&rows.builder.finish()?)?;
+            writer.flush()?;
+        }
+    }
+    if rows.builder.rows() > 0 {
+        writer.write(&rows.builder.finish()?)?;
+    }
+    let metadata = writer.close()?;
+    let mut meta = rows.meta;
+    meta.row_groups = metadata.num_row_groups();
+    Ok(WrittenSegment {
+        meta,
+        keys: rows.keys.finish(),
+    })
+}
+
+/// Builds a segment row by row in memory, for a writer that converts events as they arrive
+/// and writes the file elsewhere (another thread): [`SegmentBuilder::finish`] gives the rows
+/// as one Arrow batch with the key index, and [`BuiltSegment::write_to`] writes them as the
+/// same Parquet file [`write_segment`] would.
+pub struct SegmentBuilder {
+    builder: BatchBuilder,
+    keys: KeyIndexBuilder,
+    meta: SegmentMeta,
+    previous: Option<u64>,
+}
+
+impl std::fmt::Debug for SegmentBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentBuilder")
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl Default for SegmentBuilder {
+    fn default() -> SegmentBuilder {
+        SegmentBuilder::new()
+    }
+}
+
+impl SegmentBuilder {
+    /// An empty segment.
+    pub fn new() -> SegmentBuilder {
+        SegmentBuilder {
+            builder: BatchBuilder::new(),
+            keys: KeyIndexBuilder::default(),
+            meta: SegmentMeta::default(),
+            previous: None,
+        }
+    }
+
+    /// Adds `event` as the row of ledger record `seq` (strictly increasing).
+    pub fn push(&mut self, seq: u64, event: &AuditEvent) -> Result<()> {
+        if let Some(previous) = self.previous
             && seq <= previous
         {
             return Err(Error::SeqOrder { previous, seq });
         }
-        previous = Some(seq);
-        let row = usize::try_from(meta.rows).unwrap_or(usize::MAX);
+        let row = usize::try_from(self.meta.rows).unwrap_or(usize::MAX);
         if row >= SEGMENT_ROWS_MAX {
             return Err(Error::SegmentTooLarge {
                 max: SEGMENT_ROWS_MAX,
             });
         }
-        keys.add(u32::try_from(row).unwrap_or(u32::MAX), event);
-        meta.seq_range = Some(meta.seq_range.map_or((seq, seq), |(first, _)| (first, seq)));
+        self.builder.append(seq, event)?;
+        self.previous = Some(seq);
+        self.keys.add(u32::try_from(row).unwrap_or(u32::MAX), event);
+        self.meta.seq_range = Some(
+            self.meta
+                .seq_range
+                .map_or((seq, seq), |(first, _)| (first, seq)),
+        );
         if let Some(when) = event.when() {
-            meta.time_range = Some(match meta.time_range {
+            self.meta.time_range = Some(match self.meta.time_range {
                 None => (when, when),
                 Some((low, high)) => (low.min(when), high.max(when)),
             });
         }
-        builder.append(seq, event)?;
-        meta.rows += 1;
-        if builder.rows() >= row_group_rows {
-            writer.write(&builder.finish()?)?;
+        self.meta.rows += 1;
+        Ok(())
+    }
+
+    /// Rows added.
+    pub fn rows(&self) -> u64 {
+        self.meta.rows
+    }
+
+    /// The rows as one batch, with their key index; the builder starts anew.
+    pub fn finish(&mut self) -> Result<BuiltSegment> {
+        let batch = self.builder.finish()?;
+        let keys = std::mem::take(&mut self.keys).finish();
+        let mut meta = std::mem::take(&mut self.meta);
+        meta.row_groups = batch.num_rows().div_ceil(ROW_GROUP_ROWS);
+        self.previous = None;
+        Ok(BuiltSegment { batch, keys, meta })
+    }
+}
+
+/// The rows of a segment built by [`SegmentBuilder`], not yet written.
+#[derive(Debug)]
+pub struct BuiltSegment {
+    batch: RecordBatch,
+    /// Audit id and object lookups into the rows.
+    pub keys: KeyIndex,
+    /// What the segment holds.
+    pub meta: SegmentMeta,
+}
+
+impl BuiltSegment {
+    /// Writes the rows as a Parquet segment to `out` (the caller makes it durable).
+    pub fn write_to<W: Write + Send>(&self, out: W) -> Result<()> {
+        let mut writer = ArrowWriter::try_new(out, schema::schema(), Some(writer_properties()?))?;
+        let mut start = 0;
+        while start < self.batch.num_rows() {
+            let length = ROW_GROUP_ROWS.min(self.batch.num_rows() - start);
+            writer.write(&self.batch.slice(start, length))?;
             writer.flush()?;
+            start += length;
         }
+        writer.close()?;
+        Ok(())
     }
-    if builder.rows() > 0 {
-        writer.write(&builder.finish()?)?;
-    }
-    let metadata = writer.close()?;
-    meta.row_groups = metadata.num_row_groups();
-    Ok(WrittenSegment {
-        meta,
-        keys: keys.finish(),
-    })
 }
 
 /// Builds an in-memory batch of events (the unsealed tail), in the segment schema.
@@ -211,6 +310,23 @@ pub(crate) fn batch_of<'a>(
         builder.append(seq, event)?;
     }
     builder.finish()
+}
+
+/// The fields of a row that identify its event (see [`Segment::read_identities`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowIdentity {
+    /// The ledger sequence number.
+    pub seq: u64,
+    /// The source kind.
+    pub source: event::SourceKind,
+    /// The audit id, empty when the event has none.
+    pub id: String,
+    /// The stage.
+    pub stage: Option<event::Stage>,
+    /// When the request was received.
+    pub time: Option<Timestamp>,
+    /// When the stage was reached.
+    pub stage_time: Option<Timestamp>,
 }
 
 /// A sealed segment opened for reading: its Parquet footer and, when loaded, its key index.
@@ -229,6 +345,21 @@ impl Segment {
         let file = open_file(&path)?;
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
         let metadata = ArrowReaderMetadata::load(&file, options)?;
+        let version = metadata
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|pairs| pairs.iter().find(|pair| pair.key == FORMAT_KEY))
+            .and_then(|pair| pair.value.clone());
+        if version.as_deref() != Some(FORMAT_VERSION) {
+            return Err(Error::Schema {
+                reason: format!(
+                    "{}: segment format {} is not {FORMAT_VERSION}; this store was written by another auditrail release: read it with that release, or import its events again into a new data directory",
+                    path.display(),
+                    version.as_deref().unwrap_or("unknown")
+                ),
+            });
+        }
         for column in Column::ALL {
             if metadata.schema().field_with_name(column.name()).is_err() {
                 return Err(Error::Schema {
@@ -309,6 +440,88 @@ impl Segment {
         Ok(events)
     }
 
+    /// Every event in the segment, in sequence order, `rows` at a time (so that a reader that
+    /// handles one batch after the other holds only one batch of events in memory).
+    pub fn event_batches(&self, rows: usize) -> Result<EventBatches> {
+        let reader = self
+            .reader()?
+            .with_projection(self.projection(&Column::STORED))
+            .with_batch_size(rows.clamp(1, ROW_GROUP_ROWS))
+            .build()?;
+        Ok(EventBatches { reader })
+    }
+
+    /// What identifies each row's event, in row order, read from the few columns that hold
+    /// it (for a store that skips events it already holds).
+    pub fn read_identities(&self) -> Result<Vec<RowIdentity>> {
+        let columns = [
+            Column::Time,
+            Column::StageTime,
+            Column::LedgerSeq,
+            Column::Source,
+            Column::Stage,
+            Column::AuditId,
+        ];
+        let reader = self
+            .reader()?
+            .with_projection(self.projection(&columns))
+            .with_batch_size(ROW_GROUP_ROWS)
+            .build()?;
+        let mut rows = Vec::with_capacity(usize::try_from(self.rows()).unwrap_or_default());
+        for batch in reader {
+            let batch = batch?;
+            let time =
+                schema::downcast::<arrow_array::TimestampNanosecondArray>(&batch, Column::Time)?;
+            let stage_time = schema::downcast::<arrow_array::TimestampNanosecondArray>(
+                &batch,
+                Column::StageTime,
+            )?;
+            let seq = schema::downcast::<arrow_array::UInt64Array>(&batch, Column::LedgerSeq)?;
+            let id = schema::downcast::<arrow_array::StringArray>(&batch, Column::AuditId)?;
+            let source = schema::DictText::new(
+                batch
+                    .column_by_name(Column::Source.name())
+                    .ok_or_else(|| schema::wrong_type(Column::Source))?,
+                Column::Source,
+            )?;
+            let stage = schema::DictText::new(
+                batch
+                    .column_by_name(Column::Stage.name())
+                    .ok_or_else(|| schema::wrong_type(Column::Stage))?,
+                Column::Stage,
+            )?;
+            for row in 0..batch.num_rows() {
+                let bad = |reason: String| Error::Row {
+                    row: row as u64,
+                    reason,
+                };
+                let at = |array: &arrow_array::TimestampNanosecondArray| {
+                    (!array.is_null(row)).then(|| Timestamp::from_unix_nanos(array.value(row)))
+                };
+                rows.push(RowIdentity {
+                    seq: seq.value(row),
+                    source: schema::parse_source(source.get(row).unwrap_or_default())
+                        .ok_or_else(|| bad("unknown source".to_owned()))?,
+                    id: if id.is_null(row) {
+                        String::new()
+                    } else {
+                        id.value(row).to_owned()
+                    },
+                    stage: match stage.get(row) {
+                        Some(text) => Some(
+                            text.parse()
+                                .map_err(|error: event::UnknownName| bad(error.to_string()))?,
+                        ),
+                        None => None,
+                    },
+                    time: at(time),
+                    stage_time: at(stage_time),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
     /// The events at the given row numbers (any order, duplicates ignored), in row order.
     pub fn read_rows(&self, rows: &[u32]) -> Result<Vec<(u64, AuditEvent)>> {
         let mut rows: Vec<u64> = rows.iter().map(|row| u64::from(*row)).collect();
@@ -351,6 +564,30 @@ impl Segment {
             }
         }
         Ok(events)
+    }
+}
+
+/// The events of a segment, one batch after the other (see [`Segment::event_batches`]).
+pub struct EventBatches {
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+}
+
+impl std::fmt::Debug for EventBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBatches").finish()
+    }
+}
+
+impl Iterator for EventBatches {
+    type Item = Result<Vec<(u64, AuditEvent)>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.reader.next()?;
+        Some(
+            batch
+                .map_err(Error::from)
+                .and_then(|batch| events_from_batch(&batch)),
+        )
     }
 }
 

@@ -25,8 +25,9 @@ use std::time::{Duration, SystemTime};
 use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, encode_entry, parse_log};
 use crate::error::Error;
 use crate::limits::{
-    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX,
-    SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, EXTERNAL_BATCH_BYTES_MAX,
+    PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX, SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX,
+    TILE_HEIGHT, TILE_WIDTH, TREE_SIZE_MAX,
 };
 use crate::merkle::{self, Hash, leaf_hash};
 use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
@@ -41,7 +42,7 @@ use crate::segment::{
 };
 use crate::storage::{AppendFile, Storage, join, parent};
 use crate::tiles::{FullTile, TILE_DIR, TileReader, TreeEdge, tile_bytes, tile_path};
-use crate::verify::SealedSource;
+use crate::verify::{SealedRecords, SealedSource};
 
 /// File name of the private signing key (signer-key text, mode 0600).
 pub const SIGNING_KEY_FILE: &str = "signing.key";
@@ -716,6 +717,131 @@ impl Ledger {
         self.remove_level0_tiles(first_seq, end)
     }
 
+    /// Append records that the sealed source already holds durably (written there first,
+    /// for example as Parquet by a bulk import) as one new sealed, external segment, without
+    /// ever writing them in row form. `checked` comes from [`check_external`], which proved
+    /// that the source reproduces every record byte for byte and computed the leaves; it must
+    /// start at the current tree size.
+    ///
+    /// The active segment, if any, is sealed first (or removed when it holds no record); the
+    /// stub (`<first_seq>.ext`) is written atomically, and is what makes the records part of
+    /// the log: on `Ok` they are durable and numbered `receipt.seqs`. Level-0 tiles wholly
+    /// inside the segment are not written (proofs recompute them from the records), except
+    /// the last one when it ends the tree (a checkpoint at this size keeps its boundary).
+    /// May write a checkpoint afterwards, per the [`CheckpointPolicy`] and `now`.
+    pub fn append_external(
+        &mut self,
+        checked: CheckedExternal,
+        now: SystemTime,
+    ) -> Result<AppendReceipt, Error> {
+        let first_seq = self.tree_size();
+        let count = checked.leaves.len() as u64;
+        if checked.first_seq != first_seq || count == 0 {
+            return Err(Error::Config {
+                reason: format!(
+                    "an external segment of {count} records at record {} cannot follow a tree of {first_seq}",
+                    checked.first_seq
+                ),
+            });
+        }
+        if first_seq.saturating_add(count) > TREE_SIZE_MAX {
+            return Err(Error::TreeRange {
+                start: first_seq,
+                size: TREE_SIZE_MAX,
+            });
+        }
+        if self.sealed.is_none() {
+            return Err(Error::Config {
+                reason: "no sealed source to hold an external segment".to_owned(),
+            });
+        }
+        self.repair_active()?;
+        self.seal_active()?;
+        let stub = join(SEGMENT_DIR, &external_file_name(first_seq));
+        self.storage
+            .write_atomic(&stub, &encode_external(first_seq, count))
+            .map_err(|e| Error::io(&stub, e))?;
+        self.segments.push(SegmentMeta {
+            path: stub,
+            first_seq,
+            record_count: count,
+            sealed: true,
+            file_len: EXTERNAL_BYTES as u64,
+            blocks: external_blocks(first_seq, count),
+            external: true,
+        });
+        let end = first_seq + count;
+        let width = TILE_WIDTH as u64;
+        let mut completed = Vec::new();
+        for leaf in checked.leaves {
+            self.edge.push(leaf, &mut |tile| completed.push(tile));
+        }
+        // Level-0 tiles inside the segment are recomputed from its records when needed.
+        completed.retain(|tile| {
+            let inside = tile.level == 0
+                && tile.index * width >= first_seq
+                && (tile.index + 1) * width <= end
+                && (tile.index + 1) * width != end;
+            !inside
+        });
+        self.pending_tiles.extend(completed);
+        let _ = self.write_pending_tiles();
+        let checkpoint = if self.checkpoint_due(now) {
+            match self.checkpoint(now) {
+                Ok(_) => CheckpointStatus::Written {
+                    size: self.tree_size(),
+                },
+                Err(error) => CheckpointStatus::Failed(error),
+            }
+        } else {
+            CheckpointStatus::NotDue
+        };
+        Ok(AppendReceipt {
+            seqs: first_seq..end,
+            tree_size: self.tree_size(),
+            checkpoint,
+        })
+    }
+
+    /// Seals the active segment (footer), or removes it when it holds no record, so that a
+    /// new segment can follow.
+    fn seal_active(&mut self) -> Result<(), Error> {
+        if self.active.is_none() {
+            return Ok(());
+        }
+        let Some(last) = self.segments.last() else {
+            return Ok(());
+        };
+        if last.sealed {
+            self.active = None;
+            return Ok(());
+        }
+        if last.record_count == 0 {
+            let path = last.path.clone();
+            self.active = None;
+            self.storage
+                .remove(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            self.storage
+                .sync_dir(SEGMENT_DIR)
+                .map_err(|e| Error::io(SEGMENT_DIR, e))?;
+            self.segments.pop();
+            return Ok(());
+        }
+        let footer = encode_footer(&Footer {
+            first_seq: last.first_seq,
+            record_count: last.record_count,
+            block_count: last.blocks.len() as u32,
+        });
+        self.write_durably(&footer)?;
+        if let Some(last) = self.segments.last_mut() {
+            last.sealed = true;
+            last.file_len += FOOTER_BYTES as u64;
+        }
+        self.active = None;
+        Ok(())
+    }
+
     /// The records of an external segment, from the sealed source.
     fn external_records(&self, segment: &SegmentMeta) -> Result<Vec<Vec<u8>>, Error> {
         let source = self.sealed.as_ref().ok_or_else(|| Error::Config {
@@ -1350,6 +1476,98 @@ pub(crate) fn read_block_records(
     decode_records(&header, &frame).map_err(corrupt)
 }
 
+/// Records proven to be held by a sealed source, with their leaf hashes, ready for
+/// [`Ledger::append_external`]. Only [`check_external`] makes one.
+#[derive(Debug)]
+pub struct CheckedExternal {
+    first_seq: u64,
+    leaves: Vec<Hash>,
+}
+
+impl CheckedExternal {
+    /// The sequence number of the first record.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Records checked.
+    pub fn len(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Whether no record was checked.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+}
+
+/// Proves that `source` holds exactly `records` as the external segment that would start at
+/// `first_seq` (every record it yields equal byte for byte, none missing, none more), and
+/// computes their leaf hashes. Needs no ledger, so it runs on any thread while the ledger
+/// goes on; [`Ledger::append_external`] then adds the records to the log.
+pub fn check_external<R: AsRef<[u8]>>(
+    source: &dyn SealedRecords,
+    first_seq: u64,
+    records: &[R],
+) -> Result<CheckedExternal, Error> {
+    let bytes: usize = records.iter().map(|record| record.as_ref().len()).sum();
+    if let Some((index, record)) = records
+        .iter()
+        .enumerate()
+        .find(|(_, record)| record.as_ref().len() > RECORD_BYTES_MAX)
+    {
+        return Err(Error::RecordTooLarge {
+            index,
+            len: record.as_ref().len(),
+            max: RECORD_BYTES_MAX,
+        });
+    }
+    if records.len() > BATCH_RECORDS_MAX
+        || bytes > EXTERNAL_BATCH_BYTES_MAX
+        || first_seq.saturating_add(records.len() as u64) > TREE_SIZE_MAX
+    {
+        return Err(Error::BatchTooLarge {
+            records: records.len(),
+            bytes,
+        });
+    }
+    let info = SegmentInfo {
+        path: join(SEGMENT_DIR, &external_file_name(first_seq)),
+        first_seq,
+        record_count: records.len() as u64,
+        sealed: true,
+        external: true,
+        file_len: EXTERNAL_BYTES as u64,
+    };
+    let refuse = |reason: String| Error::Corrupt {
+        path: info.path.clone(),
+        offset: 0,
+        reason,
+    };
+    let mut theirs = source.records(&info)?;
+    let mut leaves = Vec::with_capacity(records.len());
+    for (seq, ours) in (first_seq..).zip(records) {
+        let ours = ours.as_ref();
+        let same = match theirs.next() {
+            Some(record) => record? == ours,
+            None => false,
+        };
+        if !same {
+            return Err(refuse(format!(
+                "the sealed source's record {seq} differs from the one to store; nothing was stored from {first_seq}"
+            )));
+        }
+        leaves.push(leaf_hash(ours));
+    }
+    if theirs.next().is_some() {
+        return Err(refuse(format!(
+            "the sealed source holds more than the {} records to store",
+            records.len()
+        )));
+    }
+    Ok(CheckedExternal { first_seq, leaves })
+}
+
 fn validate_policy(policy: &CheckpointPolicy) -> Result<(), Error> {
     if policy.every_records == 0 {
         return Err(Error::Config {
@@ -1604,12 +1822,12 @@ fn open_segments(
             let expected_first = segments
                 .last()
                 .map_or(first_seq, |s: &SegmentMeta| s.first_seq + s.record_count);
-            if stub_first != first_seq || stub_first != expected_first || is_last {
+            if stub_first != first_seq || stub_first != expected_first {
                 return Err(Error::Corrupt {
                     path,
                     offset: 0,
                     reason: format!(
-                        "external segment starts at record {stub_first} but {expected_first} was expected, or is the last"
+                        "external segment starts at record {stub_first} but {expected_first} was expected"
                     ),
                 });
             }

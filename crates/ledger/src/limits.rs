@@ -48,6 +48,11 @@ pub const BATCH_RECORDS_MAX: usize = 1 << 20;
 /// Most record bytes (uncompressed) one batch accepts.
 pub const BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
 
+/// Most record bytes in one external segment appended at once
+/// ([`crate::Ledger::append_external`]): the records are compared with the sealed source's
+/// and hashed in memory.
+pub const EXTERNAL_BATCH_BYTES_MAX: usize = 256 * 1024 * 1024;
+
 /// Upper bound on a segment file's size that readers accept.
 pub const SEGMENT_FILE_BYTES_MAX: u64 = SEGMENT_BYTES_TARGET
     + (BATCH_BYTES_MAX + BATCH_BYTES_MAX / 64 + BATCH_BYTES_MAX / BLOCK_BYTES_TARGET * 1024) as u64
@@ -103,3 +108,7 @@ const _: () = assert!(
     "a prune record must fit in one record"
 );
 const _: () = assert!(ORIGIN_BYTES_MAX < CHECKPOINT_BYTES_MAX / 4);
+
+/// Most threads `verify` reads and hashes externalized segments on, whatever the machine
+/// offers (it uses every available core up to this).
+pub const VERIFY_THREADS_MAX: usize = 64;

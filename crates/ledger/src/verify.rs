@@ -14,7 +14,7 @@ use std::fmt;
 use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, parse_log};
 use crate::error::Error;
 use crate::ledger::{SegmentInfo, VERIFIER_KEY_FILE, slice_at};
-use crate::limits::{SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH};
+use crate::limits::{SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_WIDTH, VERIFY_THREADS_MAX};
 use crate::merkle::{self, EMPTY_ROOT, Hash, SubtreeSource, hex, leaf_hash, perfect_root};
 use crate::note::{Checkpoint, NoteVerifier};
 use crate::prune::{PRUNE_FILE, PruneRecord, read_anchor};
@@ -413,7 +413,7 @@ pub fn verify(storage: &dyn Storage, options: &VerifyOptions) -> Result<VerifyRe
 pub fn verify_with(
     storage: &dyn Storage,
     options: &VerifyOptions,
-    sealed: Option<&dyn SealedRecords>,
+    sealed: Option<&(dyn SealedRecords + Sync)>,
 ) -> Result<VerifyReport, Error> {
     let mut run = Run {
         storage,
@@ -615,7 +615,7 @@ impl Run<'_> {
     fn recompute(
         &mut self,
         wanted: &BTreeSet<u64>,
-        sealed: Option<&dyn SealedRecords>,
+        sealed: Option<&(dyn SealedRecords + Sync)>,
         anchor: &TreeEdge,
     ) -> Recomputed {
         let mut edge = anchor.clone();
@@ -658,24 +658,38 @@ impl Run<'_> {
             tiles: Vec::new(),
             prunes: &mut prunes,
         };
-        for (position, (name_seq, name)) in segments.into_iter().enumerate() {
-            let path = join(SEGMENT_DIR, &name);
-            let is_last = position + 1 == count;
-            let expected = hasher.edge.size();
-            let ok = if parse_external_file_name(&name).is_some() {
-                self.external_segment(&path, expected, is_last, sealed, &mut hasher)
-            } else {
-                self.segment(&path, name_seq, expected, is_last, &mut hasher)
-            };
-            let tiles = std::mem::take(&mut hasher.tiles);
-            for (level, index, hashes) in tiles {
-                self.compare_tile(level, index, &hashes);
+        // Externalized segments are read (decoded, re-encoded) and hashed on every core, a
+        // window of them at a time; the tree is then extended from their leaves in order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, VERIFY_THREADS_MAX);
+        let window = threads * 2;
+        let mut position = 0;
+        while position < count {
+            let end = (position + window).min(count);
+            let mut prefetched =
+                prefetch_external(self.storage, &segments[position..end], sealed, threads);
+            for (offset, (name_seq, name)) in segments[position..end].iter().enumerate() {
+                let path = join(SEGMENT_DIR, name);
+                let is_last = position + offset + 1 == count;
+                let expected = hasher.edge.size();
+                let ok = if parse_external_file_name(name).is_some() {
+                    let leaves = prefetched.get_mut(offset).and_then(Option::take);
+                    self.external_segment(&path, expected, sealed.is_some(), leaves, &mut hasher)
+                } else {
+                    self.segment(&path, *name_seq, expected, is_last, &mut hasher)
+                };
+                let tiles = std::mem::take(&mut hasher.tiles);
+                for (level, index, hashes) in tiles {
+                    self.compare_tile(level, index, &hashes);
+                }
+                if !ok {
+                    let from_seq = hasher.edge.size();
+                    self.find(Finding::Unverifiable { from_seq });
+                    return (edge, roots, false, prunes);
+                }
             }
-            if !ok {
-                let from_seq = hasher.edge.size();
-                self.find(Finding::Unverifiable { from_seq });
-                return (edge, roots, false, prunes);
-            }
+            position = end;
         }
         (edge, roots, true, prunes)
     }
@@ -746,14 +760,15 @@ impl Run<'_> {
             .any(|held| held.start < range.end && range.start < held.end)
     }
 
-    /// Check an externalized segment's stub and feed the records its sealed source yields
-    /// to the tree. Returns whether the tree can continue past it.
+    /// Check an externalized segment's stub and feed the leaves of the records its sealed
+    /// source yields (computed by [`prefetch_external`]) to the tree. Returns whether the
+    /// tree can continue past it.
     fn external_segment(
         &mut self,
         path: &str,
         expected: u64,
-        is_last: bool,
-        sealed: Option<&dyn SealedRecords>,
+        has_source: bool,
+        prefetched: Option<Prefetched>,
         sink: &mut LeafSink<'_>,
     ) -> bool {
         let stub = match self.storage.read(path) {
@@ -776,7 +791,7 @@ impl Run<'_> {
                 return false;
             }
         };
-        if first_seq != expected || is_last {
+        if first_seq != expected {
             self.find(Finding::SegmentSequence {
                 path: path.to_owned(),
                 expected_first_seq: expected,
@@ -784,7 +799,7 @@ impl Run<'_> {
             });
             return false;
         }
-        let Some(source) = sealed else {
+        if !has_source {
             self.find(Finding::Unreadable {
                 path: path.to_owned(),
                 error:
@@ -792,63 +807,41 @@ impl Run<'_> {
                         .to_owned(),
             });
             return false;
-        };
+        }
         self.external.push(first_seq..first_seq + record_count);
-        let info = SegmentInfo {
-            path: path.to_owned(),
-            first_seq,
-            record_count,
-            sealed: true,
-            file_len: EXTERNAL_BYTES as u64,
-            external: true,
-        };
-        self.feed_sealed(source, &info, sink)
-    }
-
-    /// Feeds the records `source` yields for `info` to the tree; checks their count.
-    fn feed_sealed(
-        &mut self,
-        source: &dyn SealedRecords,
-        info: &SegmentInfo,
-        sink: &mut LeafSink<'_>,
-    ) -> bool {
-        let path = info.path.as_str();
-        let mut fed = 0u64;
-        match source.records(info) {
-            Ok(records) => {
-                for record in records {
-                    match record {
-                        Ok(record) => {
-                            sink.push(&record);
-                            fed += 1;
-                            self.report.records_checked += 1;
-                        }
-                        Err(error) => {
-                            self.find(Finding::Unreadable {
-                                path: path.to_owned(),
-                                error: error.to_string(),
-                            });
-                            return false;
-                        }
-                    }
-                }
-            }
-            Err(error) => {
+        let leaves = match prefetched {
+            Some(Ok(leaves)) => leaves,
+            Some(Err(error)) => {
                 self.find(Finding::Unreadable {
                     path: path.to_owned(),
-                    error: error.to_string(),
+                    error,
                 });
                 return false;
             }
+            None => {
+                self.find(Finding::Unreadable {
+                    path: path.to_owned(),
+                    error: "its records were not read".to_owned(),
+                });
+                return false;
+            }
+        };
+        let fed = leaves.leaves.len() as u64;
+        let mut prunes = leaves.prunes.into_iter().peekable();
+        for (index, leaf) in leaves.leaves.into_iter().enumerate() {
+            let prune = prunes
+                .next_if(|(at, _)| *at == index)
+                .map(|(_, record)| record);
+            sink.push_leaf(leaf, prune);
         }
-        if fed != info.record_count {
+        self.report.records_checked += fed;
+        if fed != record_count {
             self.find(Finding::SegmentDamaged {
                 path: path.to_owned(),
                 offset: 0,
-                seq: info.first_seq + fed.min(info.record_count),
+                seq: first_seq + fed.min(record_count),
                 reason: format!(
-                    "sealed records yield {fed} records, the segment holds {}",
-                    info.record_count
+                    "sealed records yield {fed} records, the segment holds {record_count}"
                 ),
             });
             return false;
@@ -1262,13 +1255,20 @@ struct LeafSink<'a> {
 
 impl LeafSink<'_> {
     fn push(&mut self, record: &[u8]) {
-        if PruneRecord::is_prune_record(record)
-            && let Some(prune) = PruneRecord::parse(record)
-        {
+        let prune = if PruneRecord::is_prune_record(record) {
+            PruneRecord::parse(record)
+        } else {
+            None
+        };
+        self.push_leaf(leaf_hash(record), prune);
+    }
+
+    fn push_leaf(&mut self, leaf: Hash, prune: Option<PruneRecord>) {
+        if let Some(prune) = prune {
             self.prunes.push((self.edge.size(), prune));
         }
         let tiles = &mut self.tiles;
-        self.edge.push(leaf_hash(record), &mut |tile| {
+        self.edge.push(leaf, &mut |tile| {
             tiles.push((tile.level, tile.index, tile.hashes))
         });
         let size = self.edge.size();
@@ -1276,4 +1276,89 @@ impl LeafSink<'_> {
             self.roots.insert(size, self.edge.root());
         }
     }
+}
+
+/// The leaves of one externalized segment's records, and its prune records by position.
+#[derive(Debug)]
+struct ExternalLeaves {
+    leaves: Vec<Hash>,
+    prunes: Vec<(usize, PruneRecord)>,
+}
+
+/// An externalized segment read and hashed, or why it could not be.
+type Prefetched = Result<ExternalLeaves, String>;
+
+/// Reads and hashes the externalized segments among `segments` on `threads` threads; the
+/// result holds, at each position, the leaves of that segment (`None` for segment files).
+fn prefetch_external(
+    storage: &dyn Storage,
+    segments: &[(u64, String)],
+    sealed: Option<&(dyn SealedRecords + Sync)>,
+    threads: usize,
+) -> Vec<Option<Prefetched>> {
+    let mut results: Vec<Option<Prefetched>> = segments.iter().map(|_| None).collect();
+    let Some(source) = sealed else {
+        return results;
+    };
+    let external: Vec<usize> = segments
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, name))| parse_external_file_name(name).is_some())
+        .map(|(index, _)| index)
+        .collect();
+    if external.is_empty() {
+        return results;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, Prefetched)>> = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(external.len()) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&index) = external.get(at) else {
+                        break;
+                    };
+                    let path = join(SEGMENT_DIR, &segments[index].1);
+                    let leaves = external_leaves(storage, &path, source);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((index, leaves));
+                    }
+                }
+            });
+        }
+    });
+    for (index, leaves) in done.into_inner().unwrap_or_default() {
+        results[index] = Some(leaves);
+    }
+    results
+}
+
+/// The leaves of the records `source` yields for the externalized segment whose stub is at
+/// `path` (the stub itself is checked again by the caller, in order).
+fn external_leaves(storage: &dyn Storage, path: &str, source: &dyn SealedRecords) -> Prefetched {
+    let bytes = storage.read(path).map_err(|error| error.to_string())?;
+    let (first_seq, record_count) = decode_external(&bytes).map_err(|fault| fault.to_string())?;
+    let info = SegmentInfo {
+        path: path.to_owned(),
+        first_seq,
+        record_count,
+        sealed: true,
+        file_len: EXTERNAL_BYTES as u64,
+        external: true,
+    };
+    let mut leaves = ExternalLeaves {
+        leaves: Vec::with_capacity(usize::try_from(record_count).unwrap_or_default()),
+        prunes: Vec::new(),
+    };
+    for record in source.records(&info).map_err(|error| error.to_string())? {
+        let record = record.map_err(|error| error.to_string())?;
+        if PruneRecord::is_prune_record(&record)
+            && let Some(prune) = PruneRecord::parse(&record)
+        {
+            leaves.prunes.push((leaves.leaves.len(), prune));
+        }
+        leaves.leaves.push(leaf_hash(&record));
+    }
+    Ok(leaves)
 }

@@ -39,7 +39,10 @@ use crate::{Store, StoreError, read_event};
 /// The ledger record committing to one index segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexRecord {
-    /// Format version (1).
+    /// Format version: 2 for an index record appended after the range it describes
+    /// (compaction of a sealed ledger segment), 3 for one that is the last record of its own
+    /// range (a bulk load), which commits to the Parquet and keys files only: its `.extra` file
+    /// holds the record itself, and every record in `.extra` is a leaf `verify` recomputes.
     pub v: u32,
     /// First ledger sequence number covered.
     pub first_seq: u64,
@@ -72,7 +75,7 @@ impl IndexRecord {
             .map(|tagged| tagged.auditrail_index)
     }
 
-    fn to_record(&self) -> Vec<u8> {
+    pub(crate) fn to_record(&self) -> Vec<u8> {
         serde_json::to_vec(&Tagged {
             auditrail_index: self.clone(),
         })
@@ -107,7 +110,7 @@ impl IndexFiles {
         IndexFiles::new(root, first_seq, end_seq)
     }
 
-    fn new(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
+    pub(crate) fn new(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
         let directory = segments_dir(root);
         let stem = format!("{first_seq:020}-{end_seq:020}");
         IndexFiles {
@@ -257,7 +260,6 @@ impl Store {
                     let files = IndexFiles::new(&self.root, segment.first_seq, end);
                     let record = write_segment_files(&files, &events, &others)?;
                     self.ledger.append_batch(&[record.to_record()], now)?;
-                    self.keys.append(&[crate::NO_KEY])?;
                     done.index_bytes +=
                         file_len(&files.parquet) + file_len(&files.keys) + file_len(&files.extra);
                     Some(events.len() as u64)
@@ -313,7 +315,7 @@ const EXTRA_MAGIC: [u8; 8] = *b"ADTRLXTR";
 /// `.extra`: magic "ADTRLXTR" | first_seq u64 | end_seq u64 | count u64, then per record
 /// seq u64 | length u32 | bytes (little-endian). Not checksummed on its own: every record
 /// in it is a ledger leaf, recomputed by `verify`.
-fn encode_extra(first: u64, end: u64, others: &[(u64, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn encode_extra(first: u64, end: u64, others: &[(u64, Vec<u8>)]) -> Vec<u8> {
     let mut bytes =
         Vec::with_capacity(32 + others.iter().map(|(_, r)| 12 + r.len()).sum::<usize>());
     bytes.extend_from_slice(&EXTRA_MAGIC);
@@ -386,44 +388,106 @@ impl ColumnarRecords {
         }
     }
 
-    /// Records `first .. end`, in order.
-    pub(crate) fn read(&self, first: u64, end: u64) -> Result<Vec<Vec<u8>>, String> {
+    /// The records of `first .. end` that are not events (kept in `.extra`), with their
+    /// sequence numbers.
+    pub(crate) fn others(&self, first: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, String> {
         let files = IndexFiles::new(&self.root, first, end);
         let extra = std::fs::read(&files.extra)
             .map_err(|error| format!("{}: {error}", files.extra.display()))?;
-        let others = decode_extra(&extra, first, end)
-            .map_err(|reason| format!("{}: {reason}", files.extra.display()))?;
-        let events = index::read_segment(&files.parquet)
+        decode_extra(&extra, first, end)
+            .map_err(|reason| format!("{}: {reason}", files.extra.display()))
+    }
+
+    /// Records `first .. end`, in order.
+    pub(crate) fn read(&self, first: u64, end: u64) -> Result<Vec<Vec<u8>>, String> {
+        self.iter(first, end)?.collect()
+    }
+
+    /// Records `first .. end`, in order, decoded from the Parquet file one batch of rows at
+    /// a time.
+    pub(crate) fn iter(&self, first: u64, end: u64) -> Result<ColumnarIter, String> {
+        let files = IndexFiles::new(&self.root, first, end);
+        let others = self.others(first, end)?;
+        let events = index::Segment::open(&files.parquet)
+            .and_then(|segment| segment.event_batches(index::limits::READ_BATCH_ROWS))
             .map_err(|error| format!("{}: {error}", files.parquet.display()))?;
-        let mut records = Vec::with_capacity(usize::try_from(end - first).unwrap_or_default());
-        let mut events = events.into_iter().peekable();
-        let mut others = others.into_iter().peekable();
-        for seq in first..end {
-            if events.peek().is_some_and(|(at, _)| *at == seq) {
-                if let Some((_, event)) = events.next() {
-                    let mut record = Vec::new();
-                    formats::jsonl::encode(&event, &mut record);
-                    record.pop();
-                    records.push(record);
+        Ok(ColumnarIter {
+            parquet: files.parquet,
+            events,
+            batch: Vec::new(),
+            at: 0,
+            others: others.into_iter().peekable(),
+            next: first,
+            end,
+            failed: false,
+        })
+    }
+}
+
+/// The records of an index segment's range, in order: see [`ColumnarRecords::iter`].
+pub(crate) struct ColumnarIter {
+    parquet: PathBuf,
+    events: index::EventBatches,
+    /// The batch of events being read, and the position in it (events are large: they are
+    /// encoded where they lie rather than moved).
+    batch: Vec<(u64, AuditEvent)>,
+    at: usize,
+    others: std::iter::Peekable<std::vec::IntoIter<(u64, Vec<u8>)>>,
+    next: u64,
+    end: u64,
+    failed: bool,
+}
+
+impl ColumnarIter {
+    fn fail(&mut self, reason: String) -> Option<Result<Vec<u8>, String>> {
+        self.failed = true;
+        Some(Err(format!("{}: {reason}", self.parquet.display())))
+    }
+}
+
+impl Iterator for ColumnarIter {
+    type Item = Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.at >= self.batch.len() {
+            match self.events.next() {
+                Some(Ok(events)) => {
+                    self.batch = events;
+                    self.at = 0;
                 }
-            } else if others.peek().is_some_and(|(at, _)| *at == seq) {
-                if let Some((_, record)) = others.next() {
-                    records.push(record);
-                }
-            } else {
-                return Err(format!(
-                    "{}: record {seq} is in neither the Parquet file nor the .extra file",
-                    files.parquet.display()
-                ));
+                Some(Err(error)) => return self.fail(error.to_string()),
+                None => {}
             }
         }
-        if events.next().is_some() || others.next().is_some() {
-            return Err(format!(
-                "{}: records outside {first}..{end}",
-                files.parquet.display()
-            ));
+        let pending = self.batch.get(self.at);
+        let seq = self.next;
+        if seq >= self.end {
+            if pending.is_some() || self.others.peek().is_some() {
+                let end = self.end;
+                return self.fail(format!("records outside the range ending at {end}"));
+            }
+            return None;
         }
-        Ok(records)
+        self.next += 1;
+        if let Some((at, event)) = pending
+            && *at == seq
+        {
+            let mut record = Vec::with_capacity(1024);
+            formats::jsonl::encode(event, &mut record);
+            record.pop();
+            self.at += 1;
+            return Some(Ok(record));
+        }
+        if self.others.peek().is_some_and(|(at, _)| *at == seq) {
+            let (_, record) = self.others.next()?;
+            return Some(Ok(record));
+        }
+        self.fail(format!(
+            "record {seq} is in neither the Parquet file nor the .extra file"
+        ))
     }
 }
 
@@ -433,15 +497,110 @@ impl ledger::SealedRecords for ColumnarRecords {
         segment: &ledger::SegmentInfo,
     ) -> Result<ledger::RecordIter<'a>, ledger::Error> {
         let end = segment.first_seq + segment.record_count;
-        let records =
-            self.read(segment.first_seq, end)
-                .map_err(|reason| ledger::Error::Corrupt {
-                    path: segment.path.clone(),
-                    offset: 0,
-                    reason,
-                })?;
-        Ok(Box::new(records.into_iter().map(Ok)))
+        let corrupt = |reason: String| ledger::Error::Corrupt {
+            path: segment.path.clone(),
+            offset: 0,
+            reason,
+        };
+        let records = self.iter(segment.first_seq, end).map_err(corrupt)?;
+        let path = segment.path.clone();
+        Ok(Box::new(records.map(move |record| {
+            record.map_err(|reason| ledger::Error::Corrupt {
+                path: path.clone(),
+                offset: 0,
+                reason,
+            })
+        })))
     }
+}
+
+/// Writes each file to a temporary file and syncs it, then renames them all into place and
+/// syncs their directory once.
+pub(crate) fn write_all_durably(files: &[(&Path, &[u8])]) -> Result<(), StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    let temporary = |path: &Path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".tmp");
+        PathBuf::from(name)
+    };
+    for (path, bytes) in files {
+        let temporary = temporary(path);
+        let mut file = File::create(&temporary).map_err(io(&temporary))?;
+        file.write_all(bytes).map_err(io(&temporary))?;
+        file.sync_all().map_err(io(&temporary))?;
+    }
+    let mut parents = Vec::new();
+    for (path, _) in files {
+        std::fs::rename(temporary(path), path).map_err(io(path))?;
+        if let Some(parent) = path.parent()
+            && !parents.contains(&parent)
+        {
+            parents.push(parent);
+        }
+    }
+    for parent in parents {
+        File::open(parent)
+            .and_then(|directory| directory.sync_all())
+            .map_err(io(parent))?;
+    }
+    Ok(())
+}
+
+/// Removes index files that no ledger record can vouch for: those reaching beyond the
+/// ledger's `tree_size` (written by a bulk load that a crash stopped before the ledger took
+/// the segment) and temporary files.
+pub(crate) fn remove_unrecorded_files(root: &Path, tree_size: u64) -> Result<(), StoreError> {
+    let directory = segments_dir(root);
+    let entries = match std::fs::read_dir(&directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: directory,
+                source,
+            });
+        }
+    };
+    let mut removed = false;
+    for entry in entries {
+        let path = entry
+            .map_err(|source| StoreError::Io {
+                path: directory.clone(),
+                source,
+            })?
+            .path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        let Some((stem, extension)) = name.rsplit_once('.') else {
+            continue;
+        };
+        let beyond = stem
+            .split_once('-')
+            .and_then(|(_, end)| end.parse::<u64>().ok())
+            .is_some_and(|end| end > tree_size);
+        let ours = matches!(extension, "parquet" | "keys" | "extra" | "tmp");
+        if ours && (beyond || extension == "tmp") {
+            std::fs::remove_file(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            removed = true;
+        }
+    }
+    if removed {
+        File::open(&directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|source| StoreError::Io {
+                path: directory,
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a temporary file, syncs it and renames it into place.

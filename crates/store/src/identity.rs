@@ -10,7 +10,7 @@
 //!
 //! The key is the first 16 bytes of SHA-256 over a length-prefixed encoding of those parts.
 
-use event::{AuditEvent, Origin};
+use event::{AuditEvent, Origin, SourceKind, Stage, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::limits::KEY_BYTES;
@@ -23,8 +23,16 @@ pub const NO_KEY: Key = [0; KEY_BYTES];
 
 /// The identity key of `event`.
 pub fn key(event: &AuditEvent) -> Key {
+    if !event.id.is_empty() {
+        return id_key(
+            event.origin.source,
+            &event.id,
+            event.stage,
+            event.stage_time.or(event.time),
+        );
+    }
     let mut hasher = Sha256::new();
-    if event.id.is_empty() {
+    {
         hasher.update(b"content\0");
         let anonymous = AuditEvent {
             origin: Origin {
@@ -36,21 +44,31 @@ pub fn key(event: &AuditEvent) -> Key {
         let mut encoded = Vec::new();
         formats::jsonl::encode(&anonymous, &mut encoded);
         hasher.update(&encoded);
-    } else {
-        hasher.update(b"id\0");
-        for part in [
-            event.origin.source.as_str(),
-            event.id.as_str(),
-            event.stage.map_or("", |stage| stage.as_str()),
-        ] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        match event.stage_time.or(event.time) {
-            Some(time) => hasher.update(time.unix_nanos().to_le_bytes()),
-            None => hasher.update(b"no time"),
-        }
     }
+    finish(hasher)
+}
+
+/// The identity key of an event with a source id (`id` not empty): its source kind, id,
+/// stage, and stage time or else request time. Equal to [`key`] of such an event.
+pub fn id_key(source: SourceKind, id: &str, stage: Option<Stage>, time: Option<Timestamp>) -> Key {
+    let mut hasher = Sha256::new();
+    hasher.update(b"id\0");
+    for part in [
+        source.as_str(),
+        id,
+        stage.map_or("", |stage| stage.as_str()),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    match time {
+        Some(time) => hasher.update(time.unix_nanos().to_le_bytes()),
+        None => hasher.update(b"no time"),
+    }
+    finish(hasher)
+}
+
+fn finish(hasher: Sha256) -> Key {
     let digest = hasher.finalize();
     let mut key = NO_KEY;
     key.copy_from_slice(&digest[..KEY_BYTES]);
@@ -64,7 +82,6 @@ pub fn key(event: &AuditEvent) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use event::{Stage, Timestamp};
 
     fn event(id: &str, stage: Stage, nanos: i64) -> AuditEvent {
         AuditEvent {

@@ -1,42 +1,25 @@
-//! `index/keys.bin`: the identity key of every ledger record, in sequence order (16 bytes per
-//! record; zeros for records that are not events), and the in-memory set used to skip
-//! duplicates.
+//! The set of identity keys of the stored events, used to skip duplicates. It is kept in
+//! memory only: on open it is computed from what is stored, so there is no second copy of
+//! anything at rest and nothing to repair or verify.
 //!
-//! Until the first prune the file is headerless and its key `i` is record `i`'s (version 1).
-//! A prune rewrites it with a 32-byte header, after which key `i` is record `base_seq + i`'s
-//! and the keys of pruned records are gone:
+//! - For a segment kept as an index segment (externalized), the keys come from the few
+//!   Parquet columns that identify an event (source, audit id, stage, times), read without
+//!   decoding the rest; only events without an id (keyed by their whole content) are read
+//!   in full.
+//! - For segments still in row form (the tail that is not compacted yet) they come from the
+//!   records themselves.
 //!
-//! ```text
-//!  0  8  magic "ADTRLKEY"
-//!  8  4  version = 2
-//! 12  4  reserved (0)
-//! 16  8  base_seq: the ledger's first stored record
-//! 24  8  reserved (0)
-//! ```
-//!
-//! (A version-1 file whose first key happened to equal the magic is a 2^-64 chance.)
-//!
-//! The file is derived data: the ledger is the source of truth. It is written after the
-//! ledger acknowledged a batch and never fsynced on its own; on open, a short file is
-//! completed from the ledger's records and a long one (keys of records the ledger does not
-//! have) is cut back. `verify` recomputes every key from the records.
+//! Segments are read on every available core.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::StoreError;
-use crate::identity::{Key, NO_KEY};
-use crate::limits::KEY_BYTES;
+use ledger::{Ledger, SegmentInfo};
 
-/// Magic of a key file with a header.
-pub(crate) const KEYS_MAGIC: [u8; 8] = *b"ADTRLKEY";
-/// Version of a key file with a header.
-pub(crate) const KEYS_VERSION: u32 = 2;
-/// Bytes of the header.
-pub(crate) const KEYS_HEADER_BYTES: usize = 32;
+use crate::identity::{Key, id_key, key};
+use crate::limits::KEY_LOAD_THREADS_MAX;
+use crate::{StoreError, read_event};
 
 /// A set of identity keys. Keys are SHA-256 output, already uniformly distributed, so the
 /// hasher takes their first eight bytes instead of hashing them again.
@@ -71,198 +54,91 @@ impl Hasher for KeyHasher {
     fn write_usize(&mut self, _length: usize) {}
 }
 
-/// The key file and the set of keys in it.
-#[derive(Debug)]
-pub(crate) struct KeyIndex {
-    path: PathBuf,
-    file: File,
-    header: usize,
-    base: u64,
-    count: u64,
-    set: KeySet,
-}
-
-/// The header length and base sequence number of key file bytes; an error message for a
-/// header of an unknown version.
-pub(crate) fn parse_header(bytes: &[u8]) -> Result<(usize, u64), String> {
-    if bytes.len() < KEYS_HEADER_BYTES || bytes[..8] != KEYS_MAGIC {
-        return Ok((0, 0));
-    }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != KEYS_VERSION {
-        return Err(format!("key file version {version} is not {KEYS_VERSION}"));
-    }
-    let mut base = [0u8; 8];
-    base.copy_from_slice(&bytes[16..24]);
-    Ok((KEYS_HEADER_BYTES, u64::from_le_bytes(base)))
-}
-
-fn header(base: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(KEYS_HEADER_BYTES);
-    out.extend_from_slice(&KEYS_MAGIC);
-    out.extend_from_slice(&KEYS_VERSION.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&base.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out
-}
-
-/// What opening the key file had to repair.
+/// What opening computed for the key set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyRepair {
-    /// Keys beyond the ledger's records, removed.
-    pub keys_removed: u64,
-    /// Keys recomputed from ledger records and added.
+    /// Keys read from index segments' identity columns.
+    pub keys_from_index: u64,
+    /// Keys computed from records still in row form.
     pub keys_rebuilt: u64,
 }
 
-impl KeyIndex {
-    /// Opens (or creates) the key file and reads it. Returns the index and the number of
-    /// keys it holds; the caller completes it to the ledger's size.
-    pub(crate) fn open(path: &Path) -> Result<KeyIndex, StoreError> {
-        let io = |source| StoreError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io)?;
-        let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.read_to_end(&mut bytes).map_err(io)?;
-        let (header, base) = parse_header(&bytes)
-            .map_err(|reason| io(std::io::Error::new(std::io::ErrorKind::InvalidData, reason)))?;
-        let keys = &bytes[header..];
-        let whole = keys.len() - keys.len() % KEY_BYTES;
-        if whole != keys.len() {
-            file.set_len((header + whole) as u64).map_err(io)?;
+/// The keys of every event stored in `ledger` (whose data directory is `root`).
+pub(crate) fn load(root: &Path, ledger: &Ledger) -> Result<(KeySet, KeyRepair), StoreError> {
+    let segments = ledger.segments();
+    let external: Vec<&SegmentInfo> = segments.iter().filter(|s| s.external).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, KEY_LOAD_THREADS_MAX);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Result<Vec<Key>, StoreError>>> =
+        std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(external.len()) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(segment) = external.get(at) else {
+                        break;
+                    };
+                    let end = segment.first_seq + segment.record_count;
+                    let files = crate::columns::IndexFiles::at(root, segment.first_seq, end);
+                    let keys = index_keys(&files.parquet);
+                    if let Ok(mut results) = results.lock() {
+                        results.push(keys);
+                    }
+                }
+            });
         }
-        let mut set = KeySet::with_capacity_and_hasher(whole / KEY_BYTES, KeyHashing);
-        for chunk in keys[..whole].chunks_exact(KEY_BYTES) {
-            let mut key = NO_KEY;
-            key.copy_from_slice(chunk);
-            if key != NO_KEY {
-                set.insert(key);
+    });
+    let results = results.into_inner().unwrap_or_default();
+    let mut repair = KeyRepair::default();
+    let mut set = KeySet::with_hasher(KeyHashing);
+    for keys in results {
+        let keys = keys?;
+        repair.keys_from_index += keys.len() as u64;
+        set.extend(keys);
+    }
+    let first = ledger.first_seq();
+    for segment in segments.iter().filter(|s| !s.external) {
+        let end = segment.first_seq + segment.record_count;
+        for item in ledger.records(segment.first_seq.max(first)..end) {
+            let (seq, record) = item?;
+            if let Some(event) = read_event(seq, &record)? {
+                set.insert(key(&event));
+                repair.keys_rebuilt += 1;
             }
         }
-        Ok(KeyIndex {
-            path: path.to_owned(),
-            file,
-            header,
-            base,
-            count: (whole / KEY_BYTES) as u64,
-            set,
-        })
     }
-
-    /// Keys in the file (one per ledger record covered).
-    pub(crate) fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// The sequence number of the first key.
-    pub(crate) fn base(&self) -> u64 {
-        self.base
-    }
-
-    /// One past the sequence number of the last key.
-    pub(crate) fn end(&self) -> u64 {
-        self.base + self.count
-    }
-
-    /// Drops the keys of records below `base` (pruned) and makes `base` the first: the file
-    /// is rewritten with a header (temporary file, fsync, rename, directory fsync). With
-    /// `base` beyond the keys held, the file is left empty from `base`.
-    pub(crate) fn rebase(&mut self, base: u64) -> Result<(), StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { path, source }
-        };
-        let mut bytes = Vec::new();
-        self.file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
-        self.file.read_to_end(&mut bytes).map_err(io(&self.path))?;
-        let keys = &bytes[self.header.min(bytes.len())..];
-        let skip = if base >= self.base {
-            (base - self.base).min(self.count) as usize * KEY_BYTES
-        } else {
-            // Keys from before the first stored record cannot be right; start over.
-            keys.len()
-        };
-        let mut out = header(base);
-        out.extend_from_slice(keys.get(skip..).unwrap_or_default());
-        let whole = KEYS_HEADER_BYTES + (out.len() - KEYS_HEADER_BYTES) / KEY_BYTES * KEY_BYTES;
-        out.truncate(whole);
-        if base > self.end() {
-            out.truncate(KEYS_HEADER_BYTES);
-        }
-        let mut temporary = self.path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        {
-            let mut file = File::create(&temporary).map_err(io(&temporary))?;
-            file.write_all(&out).map_err(io(&temporary))?;
-            file.sync_all().map_err(io(&temporary))?;
-        }
-        std::fs::rename(&temporary, &self.path).map_err(io(&self.path))?;
-        if let Some(parent) = self.path.parent()
-            && let Ok(directory) = File::open(parent)
-        {
-            directory.sync_all().map_err(io(parent))?;
-        }
-        *self = KeyIndex::open(&self.path.clone())?;
-        Ok(())
-    }
-
-    /// Whether an event with this key is stored.
-    pub(crate) fn contains(&self, key: &Key) -> bool {
-        self.set.contains(key)
-    }
-
-    /// Appends the keys of records just stored, in sequence order.
-    pub(crate) fn append(&mut self, keys: &[Key]) -> Result<(), StoreError> {
-        let mut bytes = Vec::with_capacity(keys.len() * KEY_BYTES);
-        for key in keys {
-            bytes.extend_from_slice(key);
-            if *key != NO_KEY {
-                self.set.insert(*key);
-            }
-        }
-        self.file
-            .write_all(&bytes)
-            .map_err(|source| StoreError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        self.count += keys.len() as u64;
-        Ok(())
-    }
-
-    /// Cuts the file back to `count` keys (the ledger has fewer records than keys) and
-    /// rebuilds the set.
-    pub(crate) fn truncate(&mut self, count: u64) -> Result<(), StoreError> {
-        self.file
-            .set_len(self.header as u64 + count * KEY_BYTES as u64)
-            .map_err(|source| StoreError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        *self = KeyIndex::open(&self.path.clone())?;
-        Ok(())
-    }
-
-    /// Makes the file durable.
-    pub(crate) fn sync(&self) -> Result<(), StoreError> {
-        self.file.sync_data().map_err(|source| StoreError::Io {
-            path: self.path.clone(),
-            source,
-        })
-    }
+    Ok((set, repair))
 }
 
-/// Reads the whole key file (for verification).
-pub(crate) fn read_all(path: &Path) -> std::io::Result<Vec<u8>> {
-    std::fs::read(path)
+/// The keys of the events of an index segment, from its identity columns.
+pub(crate) fn index_keys(parquet: &Path) -> Result<Vec<Key>, StoreError> {
+    let index_error = |error: index::Error| StoreError::Io {
+        path: parquet.to_owned(),
+        source: std::io::Error::other(error.to_string()),
+    };
+    let segment = index::Segment::open(parquet).map_err(index_error)?;
+    let identities = segment.read_identities().map_err(index_error)?;
+    let mut keys = Vec::with_capacity(identities.len());
+    let mut without_id = Vec::new();
+    for (row, identity) in identities.iter().enumerate() {
+        if identity.id.is_empty() {
+            without_id.push(u32::try_from(row).unwrap_or(u32::MAX));
+        } else {
+            keys.push(id_key(
+                identity.source,
+                &identity.id,
+                identity.stage,
+                identity.stage_time.or(identity.time),
+            ));
+        }
+    }
+    if !without_id.is_empty() {
+        for (_, event) in segment.read_rows(&without_id).map_err(index_error)? {
+            keys.push(key(&event));
+        }
+    }
+    Ok(keys)
 }

@@ -5,7 +5,8 @@
 //! <data>/store.json        format version and the ledger's origin (its name in checkpoints)
 //! <data>/auditrail.lock    held exclusively by the one process that writes
 //! <data>/ledger/           the ledger: segments, tiles, checkpoints, keys (docs/ledger-format.md)
-//! <data>/index/keys.bin    the identity key of every ledger record (see `identity`)
+//! <data>/index/segments/   the columnar index segments, the one copy of sealed records (see
+//!                          `columns`)
 //! <data>/quarantine.jsonl  input records that could not be decoded, raw
 //! <data>/prune.log         one JSON line per prune, for people (the signed truth is the
 //!                          prune record in the ledger)
@@ -17,15 +18,21 @@
 //! Retention ([`Store::plan_prune`], [`Store::prune`]): the oldest sealed segments whose
 //! records are all older than a cutoff (or beyond a size budget) are removed through
 //! [`Ledger::prune`], which keeps what proofs and `verify` need and appends a signed prune
-//! record. The keys of pruned records leave `index/keys.bin`, so an event older than the
-//! cutoff imported again is stored again (it is a new record of the trail, with its own
+//! record. The keys of pruned records leave the set of stored keys, so an event older than
+//! the cutoff imported again is stored again (it is a new record of the trail, with its own
 //! leaf; the pruned copy is gone).
 //!
+//! Bulk loading ([`Store::loader`], what `auditrail import` uses) writes events straight to
+//! their final, columnar form: each run of about [`limits::LOAD_SEGMENT_EVENTS`] events
+//! becomes an index segment, checked to reproduce every record, and then an external ledger
+//! segment ([`ledger::Ledger::append_external`]); they are never written in row form.
+//!
 //! Invariants:
-//! - An event is acknowledged ([`Store::append`] returns) only once the ledger made it
-//!   durable; the key index follows the ledger and is repaired from it on open.
+//! - An event is acknowledged ([`Store::append`] returns, or a [`Loader`] reports it in its
+//!   tree size) only once the ledger made it durable.
 //! - An event whose identity key is already stored is not stored again (importing a file
-//!   twice, a retried webhook batch). Keys are derived data; `verify` recomputes them.
+//!   twice, a retried webhook batch). The keys are kept in memory only, computed on open
+//!   from what is stored.
 //! - One writer at a time: [`Store::open`] takes an exclusive lock on the directory.
 //! - No HTTP, no async: the server and the command line drive a `Store` from their own
 //!   threads and pass the time in.
@@ -46,6 +53,7 @@ mod columns;
 mod identity;
 mod keys;
 pub mod limits;
+mod loader;
 mod proof;
 mod quarantine;
 mod records;
@@ -54,26 +62,26 @@ mod verify;
 pub use columns::{
     Compaction, IndexFiles, IndexRecord, open_dataset, segment_files as index_segment_files,
 };
-pub use identity::{Key, NO_KEY, key};
+pub use identity::{Key, NO_KEY, id_key, key};
 pub use keys::KeyRepair;
+pub use loader::{LoadOutcome, Loader};
 pub use proof::{EventProof, ProofError, resolve_event};
 pub use quarantine::QuarantineEntry;
 pub use verify::{StoreFinding, StoreVerifyReport, verify};
 
-use crate::keys::KeyIndex;
-use crate::limits::{
-    KEY_REBUILD_BATCH, PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX, STORE_SEGMENT_BYTES,
-};
+use crate::keys::KeySet;
+use crate::limits::{PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX, STORE_SEGMENT_BYTES};
 use crate::quarantine::Quarantine;
 
-/// Version of the data directory layout, in `store.json`. Version 2 adds retention: the
-/// ledger may have been pruned, and `index/keys.bin` may carry a header with its first
-/// sequence number. Version 1 directories are read as they are and become version 2 at their
-/// first prune.
-pub const STORE_FORMAT_VERSION: u32 = 2;
+/// Version of the data directory layout, in `store.json`. Version 3: no `index/keys.bin`
+/// (the keys of stored events are computed on open), index segments in segment format 2
+/// (origin columns), external segments written directly by bulk loads with their index
+/// record inside their own range.
+pub const STORE_FORMAT_VERSION: u32 = 3;
 
-/// The oldest layout version this release reads.
-pub const STORE_FORMAT_VERSION_MIN: u32 = 1;
+/// The oldest layout version this release reads. Versions 1 and 2 (before there were any
+/// released users) are refused with a message, never misread.
+pub const STORE_FORMAT_VERSION_MIN: u32 = 3;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +156,7 @@ pub struct Store {
     root: PathBuf,
     meta: StoreMeta,
     ledger: Ledger,
-    keys: KeyIndex,
+    keys: KeySet,
     quarantine: Quarantine,
     repair: KeyRepair,
     _lock: File,
@@ -277,7 +285,8 @@ impl Store {
         }
         let storage = Arc::new(FileStorage::new(root.join("ledger")));
         let ledger = Ledger::open(storage, config)?;
-        let keys = KeyIndex::open(&root.join("index").join("keys.bin"))?;
+        columns::remove_unrecorded_files(root, ledger.tree_size())?;
+        let (keys, repair) = keys::load(root, &ledger)?;
         let quarantine = Quarantine::new(&root.join("quarantine.jsonl"));
         let mut store = Store {
             root: root.to_owned(),
@@ -285,10 +294,9 @@ impl Store {
             ledger,
             keys,
             quarantine,
-            repair: KeyRepair::default(),
+            repair,
             _lock: lock,
         };
-        store.repair_keys()?;
         if store.ledger.latest_checkpoint().is_none() && store.ledger.tree_size() == 0 {
             // A new trail starts with a signed empty checkpoint, so that records a crash
             // leaves before the first periodic checkpoint are an unsigned tail, not a trail
@@ -298,41 +306,12 @@ impl Store {
         Ok(store)
     }
 
-    /// Brings the key index to exactly one key per stored ledger record: the keys of pruned
-    /// records dropped (a prune interrupted before its key index was rewritten), keys beyond
-    /// the ledger cut, missing ones recomputed.
-    fn repair_keys(&mut self) -> Result<(), StoreError> {
-        let tree_size = self.ledger.tree_size();
-        let first = self.ledger.first_seq();
-        if self.keys.base() != first {
-            self.repair.keys_removed += first
-                .saturating_sub(self.keys.base())
-                .min(self.keys.count());
-            self.keys.rebase(first)?;
-        }
-        if self.keys.end() > tree_size {
-            self.repair.keys_removed += self.keys.end() - tree_size;
-            self.keys.truncate(tree_size - first)?;
-        }
-        while self.keys.end() < tree_size {
-            let end = tree_size.min(self.keys.end() + KEY_REBUILD_BATCH);
-            let mut keys = Vec::new();
-            for item in self.ledger.records(self.keys.end()..end) {
-                let (seq, record) = item?;
-                keys.push(record_key(seq, &record)?);
-            }
-            self.repair.keys_rebuilt += keys.len() as u64;
-            self.keys.append(&keys)?;
-        }
-        self.keys.sync()
-    }
-
     /// The data directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    /// What opening repaired in the key index (the ledger's own repairs are in
+    /// What opening computed for the set of stored keys (the ledger's own repairs are in
     /// [`Ledger::recovery`]).
     pub fn key_repair(&self) -> KeyRepair {
         self.repair
@@ -388,7 +367,7 @@ impl Store {
         }
         if !records.is_empty() {
             self.ledger.append_batch(&records, now)?;
-            self.keys.append(&keys)?;
+            self.keys.extend(keys);
         }
         Ok(AppendOutcome {
             stored: records.len() as u64,
@@ -400,7 +379,7 @@ impl Store {
     /// Appends a heartbeat leaf (an idle period made provable).
     pub fn heartbeat(&mut self, now: SystemTime) -> Result<(), StoreError> {
         self.ledger.append_heartbeat(now)?;
-        self.keys.append(&[NO_KEY])
+        Ok(())
     }
 
     /// Keeps malformed input records in `quarantine.jsonl`, durably.
@@ -535,8 +514,8 @@ impl Store {
             write_meta(&self.root, &self.meta)?;
         }
         let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
-        self.repair_keys()?;
         columns::remove_pruned_segments(&self.root, outcome.before_seq)?;
+        (self.keys, self.repair) = keys::load(&self.root, &self.ledger)?;
         self.append_prune_log(&outcome, reason, now)?;
         Ok(Some(outcome))
     }
@@ -584,7 +563,6 @@ impl Store {
 
     /// Writes a final checkpoint and releases the directory.
     pub fn close(self, now: SystemTime) -> Result<(), StoreError> {
-        self.keys.sync()?;
         self.ledger.close(now)?;
         Ok(())
     }
@@ -665,11 +643,6 @@ pub fn record_time(record: &[u8]) -> Option<Timestamp> {
     times.time.or(times.stage_time)
 }
 
-/// The identity key of a stored record.
-pub(crate) fn record_key(seq: u64, record: &[u8]) -> Result<Key, StoreError> {
-    Ok(read_event(seq, record)?.map_or(NO_KEY, |event| key(&event)))
-}
-
 /// The latest signed checkpoint of the store at `root`, read without opening it for writing.
 pub fn latest_checkpoint(root: &Path) -> Result<Option<String>, StoreError> {
     let path = root.join("ledger").join(ledger::CHECKPOINT_FILE);
@@ -712,7 +685,7 @@ fn read_or_create_meta(root: &Path, origin: Option<String>) -> Result<StoreMeta,
                 || !(STORE_FORMAT_VERSION_MIN..=STORE_FORMAT_VERSION).contains(&meta.version)
             {
                 return Err(meta_error(format!(
-                    "format {} version {} is not {STORE_META_FORMAT} version {STORE_FORMAT_VERSION_MIN} to {STORE_FORMAT_VERSION}; use the auditrail release that wrote it",
+                    "format {} version {} is not {STORE_META_FORMAT} version {STORE_FORMAT_VERSION_MIN} to {STORE_FORMAT_VERSION}; read it with the auditrail release that wrote it, or import its events again into a new --data directory",
                     meta.format, meta.version
                 )));
             }

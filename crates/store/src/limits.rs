@@ -1,7 +1,23 @@
 //! Named limits of the store.
 
-/// Bytes of one identity key in `index/keys.bin`.
+/// Bytes of one identity key.
 pub const KEY_BYTES: usize = 16;
+
+/// Most threads reading index segments' identity columns when a store opens.
+pub const KEY_LOAD_THREADS_MAX: usize = 64;
+
+/// Events per index segment written by a bulk load ([`crate::Loader`]): one Parquet row group.
+pub const LOAD_SEGMENT_EVENTS: u64 = index::limits::ROW_GROUP_ROWS as u64;
+
+/// Most record bytes per index segment written by a bulk load (the segment is cut earlier
+/// when its events are larger); the ledger compares and hashes them in memory.
+pub const LOAD_SEGMENT_BYTES: usize = 192 * 1024 * 1024;
+
+/// Segments of a bulk load being written and checked at once (each on its own thread, beside
+/// the decoding); with the one being filled, memory holds this many + 1 segments' records.
+pub const LOAD_SEGMENTS_IN_FLIGHT: usize = 2;
+
+const _: () = assert!(LOAD_SEGMENT_BYTES <= ledger::limits::EXTERNAL_BATCH_BYTES_MAX);
 
 /// Raw bytes of a malformed record kept in the quarantine file (longer records are cut and
 /// marked as such).
@@ -9,9 +25,6 @@ pub const QUARANTINE_RAW_BYTES_MAX: usize = 1024 * 1024;
 
 /// Largest `store.json`.
 pub const STORE_META_BYTES_MAX: u64 = 64 * 1024;
-
-/// Records read per step while rebuilding or verifying the key index.
-pub const KEY_REBUILD_BATCH: u64 = 65_536;
 
 /// `prune.log` stops growing past this size (it is informational; the signed prune records
 /// are in the ledger).

@@ -11,6 +11,17 @@ use crate::StoreError;
 pub(crate) fn scan(
     root: &Path,
     from: u64,
+    on_record: impl FnMut(u64, &[u8]),
+) -> Result<u64, StoreError> {
+    scan_with(root, from, true, on_record)
+}
+
+/// [`scan`]; with `events` false, the events of externalized segments (their Parquet rows)
+/// are skipped and only the other records kept beside them are given.
+pub(crate) fn scan_with(
+    root: &Path,
+    from: u64,
+    events: bool,
     mut on_record: impl FnMut(u64, &[u8]),
 ) -> Result<u64, StoreError> {
     let files = segment_files(&root.join("ledger").join("segments"))?;
@@ -31,6 +42,16 @@ pub(crate) fn scan(
             let Ok((stub_first, count)) = ledger::segment::decode_external(&bytes) else {
                 break;
             };
+            if !events {
+                let Ok(others) = columnar.others(stub_first, stub_first + count) else {
+                    break;
+                };
+                for (seq, record) in others.iter().filter(|(seq, _)| *seq >= from) {
+                    on_record(*seq, record);
+                }
+                next = next.max(stub_first + count);
+                continue;
+            }
             let Ok(records) = columnar.read(stub_first, stub_first + count) else {
                 break;
             };

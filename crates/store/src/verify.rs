@@ -1,33 +1,22 @@
 //! Verifying a data directory without changing it: the ledger's own verification (every
-//! leaf, tile and checkpoint, external checkpoints) and, in parallel, the key index
-//! recomputed from the stored records. A tampered key index would make the store drop new
-//! events as duplicates, so it is covered like everything else the store reads.
+//! leaf, recomputed from the records wherever they are kept, which for compacted segments
+//! means from their index files; every tile and checkpoint; external checkpoints) and, in
+//! parallel, every index segment file against the hash its ledger record commits to and
+//! every record still in row form for being a readable event. A tampered index file would
+//! make queries lie, so it is covered like everything else the store reads.
 
 use std::fmt;
 use std::path::Path;
 
 use ledger::{FileStorage, Finding, VerifyOptions, VerifyReport};
 
-use crate::limits::KEY_BYTES;
-use crate::{StoreError, keys, record_key};
+use crate::{StoreError, read_event};
 
 /// Something wrong in a data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreFinding {
     /// Found by the ledger's verification.
     Ledger(Finding),
-    /// The key of record `seq` in `index/keys.bin` is not the key of the stored event.
-    KeyMismatch {
-        /// The record.
-        seq: u64,
-    },
-    /// `index/keys.bin` holds a different number of keys than there are records.
-    KeyCount {
-        /// Records read from the segments.
-        records: u64,
-        /// Keys in the file.
-        keys: u64,
-    },
     /// A stored record is not a readable event.
     UnreadableRecord {
         /// The record.
@@ -35,15 +24,8 @@ pub enum StoreFinding {
         /// Why.
         reason: String,
     },
-    /// `index/keys.bin` starts at another record than the ledger.
-    KeyBase {
-        /// First record of the key file.
-        keys: u64,
-        /// First record stored in the ledger.
-        ledger: u64,
-    },
-    /// The key index could not be read.
-    KeysUnreadable {
+    /// The records could not be read to find the index records.
+    IndexUnreadable {
         /// Why.
         reason: String,
     },
@@ -68,23 +50,12 @@ impl fmt::Display for StoreFinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreFinding::Ledger(finding) => write!(f, "ledger/{finding}"),
-            StoreFinding::KeyMismatch { seq } => {
-                write!(
-                    f,
-                    "index/keys.bin: key of record {seq} does not match the stored event"
-                )
-            }
-            StoreFinding::KeyCount { records, keys } => {
-                write!(f, "index/keys.bin: {keys} keys for {records} records")
-            }
             StoreFinding::UnreadableRecord { seq, reason } => {
                 write!(f, "record {seq} is not a readable event: {reason}")
             }
-            StoreFinding::KeyBase { keys, ledger } => write!(
-                f,
-                "index/keys.bin: starts at record {keys} but the ledger's first record is {ledger}"
-            ),
-            StoreFinding::KeysUnreadable { reason } => write!(f, "index/keys.bin: {reason}"),
+            StoreFinding::IndexUnreadable { reason } => {
+                write!(f, "index records could not be read: {reason}")
+            }
             StoreFinding::IndexMismatch { file } => {
                 write!(
                     f,
@@ -109,8 +80,8 @@ impl fmt::Display for StoreFinding {
 pub struct StoreVerifyReport {
     /// The ledger's report.
     pub ledger: VerifyReport,
-    /// Keys recomputed and compared.
-    pub keys_checked: u64,
+    /// Index segment files compared with the hash their ledger record commits to.
+    pub index_files_checked: u64,
     /// Everything wrong, ledger findings first.
     pub findings: Vec<StoreFinding>,
 }
@@ -135,107 +106,71 @@ pub fn verify(root: &Path, options: &VerifyOptions) -> Result<StoreVerifyReport,
         });
     }
     let storage = FileStorage::new(&ledger_root);
-    let (ledger_report, key_findings) = std::thread::scope(|scope| {
-        let keys = scope.spawn(|| verify_keys(root));
+    let (ledger_report, index) = std::thread::scope(|scope| {
+        let index = scope.spawn(|| verify_index(root));
         let columnar = crate::columns::ColumnarRecords::new(root);
         let report = ledger::verify_with(&storage, options, Some(&columnar));
-        let keys = keys.join().unwrap_or_else(|_| {
+        let index = index.join().unwrap_or_else(|_| {
             (
                 0,
-                vec![StoreFinding::KeysUnreadable {
+                vec![StoreFinding::IndexUnreadable {
                     reason: "verification thread failed".to_owned(),
                 }],
             )
         });
-        (report, keys)
+        (report, index)
     });
     let ledger_report = ledger_report?;
-    let (keys_checked, key_findings) = key_findings;
+    let (index_files_checked, index_findings) = index;
     let mut findings: Vec<StoreFinding> = ledger_report
         .findings
         .iter()
         .cloned()
         .map(StoreFinding::Ledger)
         .collect();
-    findings.extend(key_findings);
+    findings.extend(index_findings);
     Ok(StoreVerifyReport {
         ledger: ledger_report,
-        keys_checked,
+        index_files_checked,
         findings,
     })
 }
 
-/// Recomputes every key from the records in the segment files and compares. Records below
-/// the ledger's prune point have no keys; the key file must start at it.
-fn verify_keys(root: &Path) -> (u64, Vec<StoreFinding>) {
+/// Finds the index records (in the row-form segments and beside the events of compacted
+/// ones, without decoding those events: the ledger's verification does), checks that every
+/// row-form record is readable, and compares the index files with their records.
+fn verify_index(root: &Path) -> (u64, Vec<StoreFinding>) {
     let mut findings = Vec::new();
     let mut index_records = Vec::new();
-    let unreadable = |reason: String| (0, vec![StoreFinding::KeysUnreadable { reason }]);
-    let bytes = match keys::read_all(&root.join("index").join("keys.bin")) {
-        Ok(bytes) => bytes,
-        Err(error) => return unreadable(error.to_string()),
-    };
-    let (header, base) = match keys::parse_header(&bytes) {
-        Ok(parsed) => parsed,
-        Err(reason) => return unreadable(reason),
-    };
-    let keys = &bytes[header..];
     // A damaged anchor is the ledger verification's finding; count from 0 then.
     let first = ledger::pruned_before(&FileStorage::new(root.join("ledger"))).unwrap_or(0);
-    if base != first {
-        findings.push(StoreFinding::KeyBase {
-            keys: base,
-            ledger: first,
+    // Damaged blocks are the ledger verification's findings; the scan stops at them.
+    let scanned = crate::records::scan_with(root, first, false, |seq, record| {
+        if let Some(index_record) = crate::IndexRecord::parse(record) {
+            index_records.push(index_record);
+        } else if let Err(error) = read_event(seq, record) {
+            findings.push(StoreFinding::UnreadableRecord {
+                seq,
+                reason: error.to_string(),
+            });
+        }
+    });
+    if let Err(error) = scanned {
+        findings.push(StoreFinding::IndexUnreadable {
+            reason: error.to_string(),
         });
         return (0, findings);
     }
-    let key_count = (keys.len() / KEY_BYTES) as u64;
-    let mut checked = 0u64;
-    // Damaged blocks are the ledger verification's findings; the scan stops at them.
-    let scanned = crate::records::scan(root, first, |seq, record| {
-        if let Some(index_record) = crate::IndexRecord::parse(record) {
-            index_records.push(index_record);
-        }
-        let expected = match record_key(seq, record) {
-            Ok(key) => Some(key),
-            Err(error) => {
-                findings.push(StoreFinding::UnreadableRecord {
-                    seq,
-                    reason: error.to_string(),
-                });
-                None
-            }
-        };
-        let start = (seq - first) as usize * KEY_BYTES;
-        let stored = keys.get(start..start + KEY_BYTES);
-        if let (Some(expected), Some(stored)) = (expected, stored) {
-            checked += 1;
-            if stored != expected {
-                findings.push(StoreFinding::KeyMismatch { seq });
-            }
-        }
-    });
-    let seq = match scanned {
-        Ok(next) => next,
-        Err(error) => {
-            findings.push(StoreFinding::KeysUnreadable {
-                reason: error.to_string(),
-            });
-            return (checked, findings);
-        }
-    };
-    if key_count != seq - first {
-        findings.push(StoreFinding::KeyCount {
-            records: seq - first,
-            keys: key_count,
-        });
-    }
-    check_index(root, &index_records, &mut findings);
+    let checked = check_index(root, &index_records, &mut findings);
     (checked, findings)
 }
 
 /// Compares every index segment file with the hash its ledger record commits to.
-fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<StoreFinding>) {
+fn check_index(
+    root: &Path,
+    records: &[crate::IndexRecord],
+    findings: &mut Vec<StoreFinding>,
+) -> u64 {
     use sha2::{Digest, Sha256};
     let relative = |path: &Path| {
         path.strip_prefix(root)
@@ -251,6 +186,7 @@ fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<S
         .filter(|files| files.end_seq > pruned)
         .collect();
     let mut vouched = std::collections::BTreeSet::new();
+    let mut checked = 0;
     for record in records.iter().filter(|record| record.end_seq > pruned) {
         let Some(found) = files
             .iter()
@@ -270,10 +206,13 @@ fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<S
             (&found.parquet, Some(&record.parquet_sha256)),
             (&found.keys, Some(&record.keys_sha256)),
         ];
-        if record.v >= 2 {
+        // Version 3 records sit inside their own `.extra` file, which cannot hash itself;
+        // every record in it is a leaf that the ledger's verification recomputes.
+        if record.v == 2 {
             checks.push((&found.extra, record.extra_sha256.as_ref()));
         }
         for (path, expected) in checks {
+            checked += 1;
             match std::fs::read(path) {
                 Ok(bytes)
                     if expected.is_some_and(|expected| {
@@ -295,4 +234,5 @@ fn check_index(root: &Path, records: &[crate::IndexRecord], findings: &mut Vec<S
             });
         }
     }
+    checked
 }

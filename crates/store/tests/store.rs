@@ -58,7 +58,7 @@ fn the_same_events_are_stored_once() {
     store.close(now()).unwrap();
     let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
-    assert_eq!(report.keys_checked, 2100);
+    assert_eq!(report.ledger.records_checked, 2100);
 }
 
 #[test]
@@ -101,24 +101,16 @@ fn stored_events_read_back_exactly() {
 }
 
 #[test]
-fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
+fn the_keys_of_stored_events_are_computed_on_open_with_no_file_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
         .append(&Prepared::from_events(&events(500, 4)), now())
         .unwrap();
     store.close(now()).unwrap();
-    let keys = dir.path().join("index/keys.bin");
-    let length = std::fs::metadata(&keys).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&keys)
-        .unwrap()
-        .set_len(length - 16 * 100 - 5)
-        .unwrap();
+    assert!(!dir.path().join("index/keys.bin").exists());
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
-    assert_eq!(store.key_repair().keys_rebuilt, 101);
-    // Dedup still works for the rebuilt part.
+    assert_eq!(store.key_repair().keys_rebuilt, 500);
     let outcome = store
         .append(&Prepared::from_events(&events(500, 4)), now())
         .unwrap();
@@ -132,19 +124,114 @@ fn a_lost_or_torn_key_index_is_rebuilt_from_the_ledger() {
 }
 
 #[test]
-fn a_tampered_key_index_is_found() {
+fn a_bulk_load_writes_index_segments_that_verify_prove_and_deduplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = events(3000, 11);
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    // Some events in row form first: the load seals their segment and goes on after it.
+    store
+        .append(&Prepared::from_events(&all[..100]), now())
+        .unwrap();
+    let mut loader = store.loader();
+    let mut outcome = store::LoadOutcome::default();
+    for batch in all.chunks(700) {
+        outcome = loader
+            .append(&Prepared::from_events(batch), batch, now())
+            .unwrap();
+    }
+    assert_eq!(outcome.duplicates, 100);
+    let outcome = loader.finish(now()).unwrap();
+    assert_eq!((outcome.accepted, outcome.stored), (2900, 2900));
+    // 100 row-form events, then one external segment: 2,900 events and its index record.
+    assert_eq!(outcome.tree_size, 3001);
+    let segments = store.ledger().segments();
+    assert!(segments.last().unwrap().external, "{segments:?}");
+    let files = store::index_segment_files(dir.path()).unwrap();
+    assert_eq!((files[0].first_seq, files[0].end_seq), (100, 3001));
+    // The row-form segment is compacted too.
+    store.compact(now(), |_| {}).unwrap();
+    for (seq, event) in all.iter().enumerate().step_by(97) {
+        let seq = seq as u64;
+        assert_eq!(store.event(seq).unwrap().as_ref(), Some(event), "{seq}");
+    }
+    store.checkpoint(now()).unwrap();
+    let proof = store.ledger().prove(2500).unwrap();
+    proof
+        .verify(
+            &store.ledger().read(2500).unwrap(),
+            &store.ledger().verifier(),
+        )
+        .unwrap();
+    store.close(now()).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert!(report.index_files_checked >= 4, "{report:?}");
+
+    // Reopened, the keys come from the index segments' columns: nothing is stored twice.
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    assert!(store.key_repair().keys_from_index >= 2900);
+    let mut loader = store.loader();
+    loader
+        .append(&Prepared::from_events(&all), &all, now())
+        .unwrap();
+    let again = loader.finish(now()).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 3000));
+    store.close(now()).unwrap();
+
+    // An edited Parquet file is found.
+    let parquet = &store::index_segment_files(dir.path()).unwrap()[1].parquet;
+    let mut bytes = std::fs::read(parquet).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(parquet, &bytes).unwrap();
+    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| matches!(finding, StoreFinding::IndexMismatch { .. })),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn index_files_a_crash_left_beyond_the_ledger_are_removed_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), options(), now()).unwrap();
     store
-        .append(&Prepared::from_events(&events(200, 5)), now())
+        .append(&Prepared::from_events(&events(10, 12)), now())
         .unwrap();
     store.close(now()).unwrap();
-    let keys = dir.path().join("index/keys.bin");
-    let mut bytes = std::fs::read(&keys).unwrap();
-    bytes[16 * 77 + 3] ^= 0x40;
-    std::fs::write(&keys, &bytes).unwrap();
-    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
-    assert_eq!(report.findings, vec![StoreFinding::KeyMismatch { seq: 77 }]);
+    let segments = dir.path().join("index/segments");
+    std::fs::create_dir_all(&segments).unwrap();
+    let orphan = segments.join("00000000000000000010-00000000000000000020.parquet");
+    std::fs::write(&orphan, b"half written").unwrap();
+    let temporary = segments.join("00000000000000000010-00000000000000000020.keys.tmp");
+    std::fs::write(&temporary, b"x").unwrap();
+    let store = Store::open(dir.path(), options(), now()).unwrap();
+    assert!(!orphan.exists() && !temporary.exists());
+    store.close(now()).unwrap();
+    assert!(
+        store::verify(dir.path(), &VerifyOptions::default())
+            .unwrap()
+            .is_intact()
+    );
+}
+
+#[test]
+fn an_older_store_layout_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("store.json"),
+        br#"{"format":"auditrail-store","version":2,"origin":"test.example/store"}"#,
+    )
+    .unwrap();
+    let error = Store::open(dir.path(), options(), now()).unwrap_err();
+    assert!(
+        error.to_string().contains("import its events again"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -241,7 +328,7 @@ fn proofs_verify_against_the_checkpoint() {
 fn small_segment_store(dir: &std::path::Path) {
     std::fs::write(
         dir.join("store.json"),
-        r#"{"format":"auditrail-store","version":1,"origin":"test.example/store","segment_bytes":8192}"#,
+        r#"{"format":"auditrail-store","version":3,"origin":"test.example/store","segment_bytes":8192}"#,
     )
     .unwrap();
 }
@@ -257,7 +344,6 @@ fn prune_removes_old_segments_and_keys_and_still_verifies() {
     }
     let segments = store.ledger().segments();
     assert!(segments.len() >= 9, "{}", segments.len());
-    let keys_before = std::fs::read(dir.path().join("index/keys.bin")).unwrap();
 
     // Everything in the first five batches is older than the cutoff.
     let cutoff = all[..1000]
@@ -285,9 +371,10 @@ fn prune_removes_old_segments_and_keys_and_still_verifies() {
 
     let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
-    assert_eq!(report.keys_checked, 2001 - plan.before_seq);
+    assert_eq!(report.ledger.records_checked, 2001 - plan.before_seq);
     let meta = std::fs::read_to_string(dir.path().join("store.json")).unwrap();
-    assert!(meta.contains("\"version\": 2"), "{meta}");
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["version"], 3);
     let log = std::fs::read_to_string(dir.path().join("prune.log")).unwrap();
     assert_eq!(log.lines().count(), 1);
     assert!(
@@ -311,26 +398,6 @@ fn prune_removes_old_segments_and_keys_and_still_verifies() {
     store.close(now()).unwrap();
     let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
-
-    // A prune interrupted before the key index was rewritten is repaired at open.
-    let keys_after = std::fs::read(dir.path().join("index/keys.bin")).unwrap();
-    std::fs::write(dir.path().join("index/keys.bin"), &keys_before).unwrap();
-    let report = store::verify(dir.path(), &VerifyOptions::default()).unwrap();
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| matches!(f, StoreFinding::KeyBase { .. })),
-        "{:?}",
-        report.findings
-    );
-    let store = Store::open(dir.path(), options(), now()).unwrap();
-    assert!(store.key_repair().keys_removed > 0);
-    store.close(now()).unwrap();
-    assert_eq!(
-        std::fs::read(dir.path().join("index/keys.bin")).unwrap(),
-        keys_after
-    );
 
     // A segment that was not pruned, removed, is found.
     let first_kept = store_segments(dir.path())[0].clone();

@@ -11,7 +11,7 @@ use crate::{run_in, text};
 fn small_segment_store(data: &Path) {
     std::fs::write(
         data.join("store.json"),
-        r#"{"format":"auditrail-store","version":1,"origin":"test.example/prune","segment_bytes":8192}"#,
+        r#"{"format":"auditrail-store","version":3,"origin":"test.example/prune","segment_bytes":8192}"#,
     )
     .unwrap();
 }
