@@ -36,6 +36,10 @@ pub const RECORD_FRAME_BYTES: usize = 4;
 /// zstd level used for blocks (level 1: ~0.8 GB/s, ~11× on audit JSON, storage.md §5).
 pub const BLOCK_ZSTD_LEVEL: i32 = 1;
 
+/// Threads that fsync a checkpoint's new tile files concurrently (the file system then
+/// batches their journal commits instead of serializing a few hundred of them).
+pub const TILE_SYNC_THREADS: usize = 8;
+
 /// The active segment is sealed, and a new one started, once its file reaches this size.
 ///
 /// A batch is never split over two segments, so a segment file can exceed this by at
