@@ -828,6 +828,12 @@ impl Ledger {
             self.segments.pop();
             return Ok(());
         }
+        self.write_footer()
+    }
+
+    /// Writes the footer of the active, non-empty last segment durably and marks it sealed.
+    fn write_footer(&mut self) -> Result<(), Error> {
+        let last = self.segments.last().ok_or(Error::Poisoned)?;
         let footer = encode_footer(&Footer {
             first_seq: last.first_seq,
             record_count: last.record_count,
@@ -1129,18 +1135,7 @@ impl Ledger {
         if last.sealed || last.file_len < self.segment_bytes || self.active.is_none() {
             return Ok(());
         }
-        let footer = encode_footer(&Footer {
-            first_seq: last.first_seq,
-            record_count: last.record_count,
-            block_count: last.blocks.len() as u32,
-        });
-        self.write_durably(&footer)?;
-        if let Some(last) = self.segments.last_mut() {
-            last.sealed = true;
-            last.file_len += FOOTER_BYTES as u64;
-        }
-        self.active = None;
-        Ok(())
+        self.write_footer()
     }
 
     fn create_segment(&mut self, first_seq: u64) -> Result<(), Error> {
