@@ -11,6 +11,10 @@
 #   EVENTS=10000000 scripts/bench-query.sh    # the issue's 10M-event benchmark
 #   KEEP=/tmp/segments EVENTS=... scripts/bench-query.sh   # keep (and reuse) the segments
 #
+# Also times `auditrail sql` (DataFusion, crates/sql) on the same files with the same SQL text
+# as DuckDB: top-10 users with request/write/error counts, and the plain count per user;
+# printed as time ratios.
+#
 # Needs python3 with duckdb (pip install duckdb). Both sides use the same number of threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +27,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 
 python3 -c 'import duckdb' 2>/dev/null || { echo "duckdb for python is missing: pip install duckdb" >&2; exit 2; }
 cargo build --release --quiet -p index --example query_bench
+cargo build --release --quiet -p sql --example sql_bench
 
 if [[ -n "${KEEP:-}" ]]; then
   dir="$KEEP"
@@ -40,10 +45,27 @@ cat "$dir"/*.parquet "$dir"/*.keys > /dev/null # warm the page cache for both si
 ours="$("$TARGET/release/examples/query_bench" query "$dir" "$RUNS")"
 echo "$ours"
 
-python3 - "$dir" "$RUNS" "$THREADS" "$ours" <<'PY'
-import sys, time, duckdb
-directory, runs, threads, ours = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# The SQL of `auditrail sql` (table `events`), run as is by DataFusion and, with `events`
+# replaced by the files, by DuckDB.
+SQL_TOP_USERS="SELECT \"user\", count(*) AS requests,
+    count(*) FILTER (WHERE verb IN ('create','update','patch','delete','deletecollection')
+                      OR method IN ('POST','PUT','PATCH','DELETE')) AS writes,
+    count(*) FILTER (WHERE code >= 400) AS errors
+  FROM events
+  WHERE stage IS NULL OR stage IN ('ResponseComplete','Panic')
+     OR (stage = 'ResponseStarted' AND code >= 400)
+  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+SQL_PLAIN_TOP_USERS="SELECT \"user\", count(*) AS requests FROM events GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+sql="$("$TARGET/release/examples/sql_bench" "$dir" "$RUNS" \
+  "sql_top_users=$SQL_TOP_USERS" "sql_plain_top_users=$SQL_PLAIN_TOP_USERS")"
+echo "$sql"
+export SQL_TOP_USERS SQL_PLAIN_TOP_USERS
+
+python3 - "$dir" "$RUNS" "$THREADS" "$ours" "$sql" <<'PY'
+import os, sys, time, duckdb
+directory, runs, threads, ours, df = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 ours = dict(line.split("=", 1) for line in ours.splitlines() if "=" in line)
+df = dict(line.split("=", 1) for line in df.splitlines() if "=" in line)
 con = duckdb.connect()
 con.execute(f"SET threads={threads}")
 src = f"read_parquet('{directory}/*.parquet')"
@@ -91,4 +113,18 @@ for name, sql in queries.items():
     if name == "top_users":
         first = result[0]
         print(f"  duckdb first row {first[0]}:{first[1]}, index {ours.get('top_users_first')}")
+# auditrail sql (DataFusion) against DuckDB, the same SQL text over the same files.
+for name, variable in [("sql_top_users", "SQL_TOP_USERS"), ("sql_plain_top_users", "SQL_PLAIN_TOP_USERS")]:
+    text = os.environ[variable].replace("FROM events", f"FROM {src}")
+    result = con.execute(text).fetchall()
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = con.execute(text).fetchall()
+        best = min(best, time.perf_counter() - start)
+    mine = float(df[f"{name}_ms"])
+    first = f"{result[0][0]}:{result[0][1]}"
+    print(f"{name:19s} duckdb {best * 1000:9.2f} ms  datafusion {mine:9.2f} ms  ratio datafusion/duckdb {mine / (best * 1000):.2f}x")
+    if first != df.get(f"{name}_first"):
+        sys.exit(f"{name}: duckdb's first row {first}, datafusion's {df.get(f'{name}_first')}")
 PY

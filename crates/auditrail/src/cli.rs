@@ -28,6 +28,8 @@ pub(crate) enum Command {
     /// Reports over the trail: changes, top-users, codes, activity, chargeback; and for Linux
     /// hosts, with aureport's numbers: summary, logins, executables, files, keys, failed.
     Report(ReportArgs),
+    /// Any SQL query over the table `events` (one row per stored event; see --columns).
+    Sql(SqlArgs),
     /// Check that nothing in the audit trail was edited, removed, reordered or rolled back.
     Verify(VerifyArgs),
     /// Print an inclusion proof that an event is in the audit trail.
@@ -222,6 +224,22 @@ pub(crate) struct ServerArgs {
     /// Private key (PEM) of --client-cert.
     #[arg(long, value_name = "FILE", requires = "client_cert")]
     pub(crate) client_key: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  auditrail sql 'SELECT \"user\", count(*) AS requests FROM events GROUP BY 1 ORDER BY 2 DESC LIMIT 10'\n  auditrail sql --output csv \"SELECT time, verb, uri FROM events WHERE code >= 500\"\n  auditrail sql --columns"
+)]
+pub(crate) struct SqlArgs {
+    /// The query (SELECT, WITH, EXPLAIN or DESCRIBE) over the table `events`.
+    #[arg(value_name = "QUERY", required_unless_present = "columns")]
+    pub(crate) query: Option<String>,
+    /// List the columns of `events` with their types and meaning, and exit.
+    #[arg(long, conflicts_with = "query")]
+    pub(crate) columns: bool,
+    /// How to print the rows (CSV suits spreadsheets; JSON lines suit scripts).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub(crate) output: ReportFormat,
 }
 
 #[derive(Debug, clap::Args)]

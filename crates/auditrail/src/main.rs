@@ -29,6 +29,7 @@ mod prune;
 mod query;
 mod report;
 mod serve;
+mod sql;
 mod token;
 mod verify;
 
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         cli::Command::Import(command) => import::run(&command, &args.common),
         cli::Command::Query(command) => query::run(&command, &args.common),
         cli::Command::Report(command) => report::run(&command, &args.common),
+        cli::Command::Sql(command) => sql::run(&command, &args.common),
         cli::Command::Verify(command) => verify::run(&command, &args.common),
         cli::Command::Prove(command) => prove::run(&command, &args.common),
         cli::Command::Checkpoint => prove::print_checkpoint(&args.common),

@@ -130,20 +130,32 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// Prints `rows` as a table, a JSON array of objects (keys from the header), JSON lines (one
-/// such object per line), or CSV.
+/// Prints `rows` as a table, a JSON array of objects (keys from the header), JSON lines, or
+/// CSV.
 pub(crate) fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> Result<()> {
+    let header: Vec<String> = rows.header.iter().map(|name| (*name).to_owned()).collect();
+    write_table(out, &header, &rows.keys(), &rows.rows, format)
+}
+
+/// The writer of every tabular answer (`query`, `report`, `sql`): `header` names the columns
+/// of the terminal table, `keys` the JSON keys and the CSV header, in column order.
+pub(crate) fn write_table(
+    out: &mut impl Write,
+    header: &[String],
+    keys: &[String],
+    rows: &[Vec<Value>],
+    format: ReportFormat,
+) -> Result<()> {
     match format {
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &rows.to_json())?;
+            let objects: Vec<Object<'_>> = rows.iter().map(|row| Object { keys, row }).collect();
+            serde_json::to_writer_pretty(&mut *out, &objects)?;
             writeln!(out)?;
         }
         ReportFormat::Jsonl => {
-            if let Value::Array(objects) = rows.to_json() {
-                for object in objects {
-                    serde_json::to_writer(&mut *out, &object)?;
-                    writeln!(out)?;
-                }
+            for row in rows {
+                serde_json::to_writer(&mut *out, &Object { keys, row })?;
+                writeln!(out)?;
             }
         }
         ReportFormat::Csv => {
@@ -154,19 +166,20 @@ pub(crate) fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> 
                     field
                 }
             };
-            writeln!(out, "{}", rows.keys().join(","))?;
-            for row in &rows.rows {
+            let names: Vec<String> = keys.iter().cloned().map(quote).collect();
+            writeln!(out, "{}", names.join(","))?;
+            for row in rows {
                 let cells: Vec<String> = row.iter().map(|value| quote(text(value))).collect();
                 writeln!(out, "{}", cells.join(","))?;
             }
         }
         ReportFormat::Table => {
-            if rows.rows.is_empty() {
+            if rows.is_empty() {
                 return Ok(());
             }
             let mut table = terminal_table();
-            table.set_header(rows.header.clone());
-            for row in &rows.rows {
+            table.set_header(header);
+            for row in rows {
                 table.add_row(row.iter().map(|value| {
                     let cell = comfy_table::Cell::new(text(value));
                     if value.is_number() {
@@ -180,4 +193,24 @@ pub(crate) fn write(out: &mut impl Write, rows: &Rows, format: ReportFormat) -> 
         }
     }
     Ok(())
+}
+
+/// One row as a JSON object with its keys in column order.
+struct Object<'a> {
+    keys: &'a [String],
+    row: &'a [Value],
+}
+
+impl serde::Serialize for Object<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.keys.len()))?;
+        for (key, value) in self.keys.iter().zip(self.row) {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }

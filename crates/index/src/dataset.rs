@@ -219,6 +219,13 @@ impl Dataset {
         &self.segments
     }
 
+    /// The unsealed tail as one Arrow batch in the segment schema ([`crate::schema::schema`]),
+    /// in sequence order; `None` when no tail was added. Other engines (SQL) read it beside
+    /// the segment files, so that they see every acknowledged event too.
+    pub fn tail_batch(&self) -> Option<&RecordBatch> {
+        self.tail.as_ref().map(|tail| &tail.batch)
+    }
+
     /// The events the filter selects, newest first (then highest sequence first), at most
     /// `limit` of them.
     pub fn query(&self, filter: &Filter, limit: usize) -> Result<QueryResult> {

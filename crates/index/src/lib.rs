@@ -24,7 +24,10 @@
 //! newest 100, 296-349 ms (DuckDB 3.3 s); an object's rows from the key index 0.4 µs (DuckDB
 //! 202 ms).
 //!
-//! Not done yet: SQL over the segments (DataFusion behind a `sql` feature); a query cache of
+//! SQL over the same segments and tail is `crates/sql` (DataFusion), which reads the files by
+//! path and the tail through [`Dataset::tail_batch`].
+//!
+//! Not done yet: a query cache of
 //! decoded columns across queries (every query reads the files again); pruning by glob
 //! prefixes; reading the tail without copying it into Arrow on every `with_tail`.
 

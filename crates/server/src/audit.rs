@@ -3,7 +3,7 @@
 //! queue and group commit as ingested events, before its answer is sent.
 //!
 //! The event says who (the token name or client certificate subject as the user, the role
-//! as a group), what (verb `list`, `watch` or `get` on the resource `events`, `reports`,
+//! as a group), what (verb `list`, `watch` or `get` on the resource `events`, `reports`, `sql`,
 //! `checkpoint` or `proofs`, the report name or event id as the object name, the path with
 //! its query string as the URI), when (request received, answer ready), from where (the
 //! client's address and port, its user agent) and the result (the status code, and for

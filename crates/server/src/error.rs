@@ -93,6 +93,9 @@ pub enum ApiError {
     /// The server is at capacity (503 with Retry-After); nothing of the request was kept.
     #[error("the server is busy; retry later")]
     Overloaded,
+    /// This build lacks what the request needs (501), for example SQL support.
+    #[error("{0}")]
+    NotImplemented(&'static str),
     /// Something failed inside the server (500 or 503); the cause is logged, not sent.
     #[error("internal error; nothing was stored or returned, retry later")]
     Internal,
@@ -107,6 +110,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Overloaded | ApiError::Internal => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

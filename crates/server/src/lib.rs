@@ -37,6 +37,7 @@ mod listen;
 pub mod metrics;
 mod pipeline;
 mod query;
+mod sql_api;
 mod stream;
 mod tls;
 mod x509;

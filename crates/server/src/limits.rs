@@ -120,3 +120,28 @@ const _: () = assert!(EVENTS_PAGE_DEFAULT <= EVENTS_PAGE_MAX);
 /// Longest URI (path and query string) kept in the audit record of a read; a longer one is
 /// cut and the record says so.
 pub const AUDIT_URI_BYTES_MAX: usize = 16 * 1024;
+
+/// Largest `POST /api/v1/sql` body (the query, as text or `{"query": …}`). Larger get 413.
+pub const SQL_BODY_BYTES_MAX: usize = 256 * 1024;
+
+/// Characters of a SQL query kept as the name in the audit record of its read.
+pub const SQL_AUDIT_CHARS_MAX: usize = 1024;
+
+/// Rows of one SQL answer, at most; a longer answer is cut and says `"truncated": true`.
+pub const SQL_ROWS_MAX: usize = 10_000;
+
+/// Arrow bytes of one SQL answer's rows, at most (the JSON body is of the same order).
+pub const SQL_ANSWER_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Memory of one SQL query's operators (sorts, aggregations, joins), at most. A SQL query
+/// takes a query slot like the other queries, so all of them together stay within
+/// `QUERY_CONCURRENT_MAX` times this.
+pub const SQL_MEMORY_BYTES_MAX: usize = 512 * 1024 * 1024;
+
+/// How long one SQL query may plan and run before it is stopped (400, narrow the query).
+pub const SQL_TIMEOUT: Duration = Duration::from_secs(30);
+
+const _: () = assert!(SQL_BODY_BYTES_MAX >= sql::limits::QUERY_BYTES_MAX);
+const _: () = assert!(SQL_ROWS_MAX <= sql::limits::ROWS_MAX);
+const _: () = assert!(SQL_MEMORY_BYTES_MAX <= sql::limits::MEMORY_BYTES_MAX);
+const _: () = assert!(QUERY_CONCURRENT_MAX * SQL_MEMORY_BYTES_MAX <= 2 * 1024 * 1024 * 1024);

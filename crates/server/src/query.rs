@@ -42,12 +42,13 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use event::AuditEvent;
 use index::host::{HostReport, Selection};
@@ -62,7 +63,8 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::limits::{
     ACK_TIMEOUT, EVENTS_PAGE_BYTES_MAX, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, QUERY_PARAMETERS_MAX,
-    QUERY_SLOT_WAIT, QUERY_STRING_BYTES_MAX, REPORT_ROWS_MAX, STREAM_KEEPALIVE,
+    QUERY_SLOT_WAIT, QUERY_STRING_BYTES_MAX, REPORT_ROWS_MAX, SQL_AUDIT_CHARS_MAX,
+    STREAM_KEEPALIVE,
 };
 use crate::metrics::{EndpointLabels, Metrics, QueryLabels};
 use crate::pipeline::{ProveFailed, ProveJob, SubmitError};
@@ -76,6 +78,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/reports/{name}", get(report))
         .route("/api/v1/checkpoint", get(checkpoint))
         .route("/api/v1/proof/{id}", get(proof))
+        .route("/api/v1/sql", post(sql))
 }
 
 /// The query endpoints.
@@ -86,6 +89,7 @@ enum Endpoint {
     Reports,
     Checkpoint,
     Proof,
+    Sql,
 }
 
 impl Endpoint {
@@ -97,6 +101,7 @@ impl Endpoint {
             Endpoint::Reports => "reports",
             Endpoint::Checkpoint => "checkpoint",
             Endpoint::Proof => "proof",
+            Endpoint::Sql => "sql",
         }
     }
 
@@ -105,7 +110,7 @@ impl Endpoint {
         match self {
             Endpoint::Events => "list",
             Endpoint::Stream => "watch",
-            Endpoint::Reports | Endpoint::Checkpoint | Endpoint::Proof => "get",
+            Endpoint::Reports | Endpoint::Checkpoint | Endpoint::Proof | Endpoint::Sql => "get",
         }
     }
 
@@ -116,6 +121,7 @@ impl Endpoint {
             Endpoint::Reports => "reports",
             Endpoint::Checkpoint => "checkpoint",
             Endpoint::Proof => "proofs",
+            Endpoint::Sql => "sql",
         }
     }
 }
@@ -888,4 +894,40 @@ mod tests {
         assert!(value["next"].is_null());
         assert_eq!(value["events"][1]["auditID"], "a");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// sql
+
+async fn sql(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut read = match Read::begin(&state, Endpoint::Sql, &parts, None).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let query = match read.no_parameters() {
+        Ok(()) => crate::sql_api::query_of(&parts.headers, body).await,
+        Err(error) => Err(error),
+    };
+    let result = match query {
+        Ok(query) => {
+            // The audit record names what was asked (the query's start).
+            read.name = Some(query.chars().take(SQL_AUDIT_CHARS_MAX).collect());
+            sql_rows(&state, query).await
+        }
+        Err(error) => Err(error),
+    };
+    read.finish(&state, result).await
+}
+
+async fn sql_rows(state: &AppState, query: String) -> Result<Answer, ApiError> {
+    let data = state.shared().data.clone();
+    run_query(state, move || {
+        let (body, returned) = crate::sql_api::answer(&data, &query)?;
+        Ok(Answer {
+            response: json_response(body),
+            returned: Some(returned),
+        })
+    })
+    .await
 }

@@ -944,3 +944,165 @@ async fn live_tail_sends_events_stored_after_subscribing() {
     );
     h.finish();
 }
+/// An EventList of `count` events per user, ids unique per user.
+fn users_event_list(users: &[(&str, usize)]) -> String {
+    let mut items = Vec::new();
+    for (user, count) in users {
+        for i in 0..*count {
+            items.push(event(&format!("{user}-{i}")).replace("\"alice\"", &format!("\"{user}\"")));
+        }
+    }
+    format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{{}},"items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+const SQL: &str = "/api/v1/sql";
+
+#[cfg(feature = "sql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_answers_acknowledged_events_as_json_rows() {
+    let h = harness();
+    let users = [("alice", 3), ("bob", 5), ("carol", 1)];
+    let (status, text) = h.post(K8S, Some(&h.ingest), users_event_list(&users)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // Acknowledged means queryable: the events are in the unsealed tail, no index built.
+    let query = r#"SELECT "user", count(*) AS n FROM events WHERE source = 'k8s' GROUP BY "user" ORDER BY n DESC"#;
+    let body = serde_json::json!({ "query": query }).to_string();
+    let (status, text) = h.post(SQL, Some(&h.read), body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        answer["rows"],
+        serde_json::json!([
+            {"user": "bob", "n": 5},
+            {"user": "alice", "n": 3},
+            {"user": "carol", "n": 1},
+        ])
+    );
+    assert_eq!(answer["row_count"], 3);
+    assert_eq!(answer["truncated"], false);
+    assert_eq!(answer["columns"][0]["name"], "user");
+    // Keys in column order.
+    assert!(text.find("\"user\":\"bob\"").unwrap() < text.find("\"n\":5").unwrap());
+    // Plain text works too, for an admin as for a reader.
+    let mut request = Request::post(SQL)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.admin));
+    request = request.header(header::ACCEPT, "application/json");
+    let (status, _, text) = h
+        .send(
+            request
+                .body(Body::from(
+                    "SELECT count(*) AS total FROM events WHERE source = 'k8s'",
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["rows"][0]["total"], 9);
+    // Both reads are in the trail, audited like the other endpoints, with the query.
+    let body = serde_json::json!({
+        "query": "SELECT \"user\", name, code FROM events WHERE source = 'auditrail' AND resource = 'sql' ORDER BY ledger_seq"
+    })
+    .to_string();
+    let (status, text) = h.post(SQL, Some(&h.read), body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["row_count"], 2, "{text}");
+    assert_eq!(answer["rows"][0]["user"], "token:reader");
+    assert_eq!(answer["rows"][0]["code"], 200);
+    assert!(
+        answer["rows"][0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("SELECT \"user\", count(*)"),
+        "{text}"
+    );
+    h.finish();
+}
+
+#[cfg(feature = "sql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_needs_the_read_role_and_explains_bad_queries() {
+    let h = harness();
+    let (status, _) = h.post(K8S, Some(&h.ingest), event_list(&ids("q", 2))).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = || serde_json::json!({ "query": "SELECT count(*) FROM events" }).to_string();
+    assert_eq!(h.post(SQL, None, body()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.post(SQL, Some(&h.ingest), body()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let bad = |query: &str| serde_json::json!({ "query": query }).to_string();
+    let (status, text) = h.post(SQL, Some(&h.read), bad("SELEC 1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("SQL syntax error"), "{text}");
+    let (status, text) = h
+        .post(SQL, Some(&h.read), bad("SELECT usr FROM events"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(
+        text.contains("no column usr") && text.contains("verb"),
+        "{text}"
+    );
+    let data = h.data.path().to_str().unwrap().to_owned();
+    let (status, text) = h
+        .post(
+            SQL,
+            Some(&h.read),
+            bad(&format!("COPY (SELECT 1) TO '{data}/out.csv'")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("only queries are allowed"), "{text}");
+    assert!(!text.contains(&data), "no server path in an answer: {text}");
+    assert!(!h.data.path().join("out.csv").exists());
+    let (status, text) = h.post(SQL, Some(&h.read), "{\"sql\": 1}".to_owned()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains(r#"{\"query\": "#), "{text}");
+    let (status, _) = h
+        .post(
+            SQL,
+            Some(&h.read),
+            "x".repeat(crate::limits::SQL_BODY_BYTES_MAX + 1),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    h.finish();
+}
+
+#[cfg(feature = "sql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_answers_are_cut_at_the_row_limit() {
+    let h = harness();
+    let (status, _) = h.post(K8S, Some(&h.ingest), event_list(&ids("l", 3))).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = crate::limits::SQL_ROWS_MAX + 5;
+    let query = format!("SELECT value FROM generate_series(1, {rows})");
+    let (status, text) = h
+        .post(
+            SQL,
+            Some(&h.read),
+            serde_json::json!({ "query": query }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["row_count"], crate::limits::SQL_ROWS_MAX);
+    assert_eq!(answer["truncated"], true);
+    h.finish();
+}
+
+#[cfg(not(feature = "sql"))]
+#[tokio::test]
+async fn sql_without_the_feature_says_so() {
+    let h = harness();
+    let body = serde_json::json!({ "query": "SELECT 1" }).to_string();
+    let (status, text) = h.post(SQL, Some(&h.read), body).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
+    assert!(text.contains("without SQL support"), "{text}");
+    h.finish();
+}

@@ -14,6 +14,7 @@ mod query;
 mod report;
 mod serve;
 mod serve_query;
+mod sql;
 mod trail;
 
 use std::path::{Path, PathBuf};
