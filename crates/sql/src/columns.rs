@@ -62,7 +62,7 @@ fn description(column: Column) -> &'static str {
         }
         Column::Level => "Kubernetes audit level: None, Metadata, Request, RequestResponse",
         Column::Node => "the machine that wrote the record",
-        Column::User => "the authenticated user name (quote it: \"user\" is a SQL keyword)",
+        Column::User => "the authenticated user name",
         Column::Uid => "the authenticated user's uid",
         Column::Groups => "the user's groups (array_has(groups, 'system:masters'))",
         Column::Login => "the original login identity (auditd auid)",

@@ -265,8 +265,15 @@ fn translate(error: &DataFusionError, options: &Options) -> Error {
                 if valid.is_empty() {
                     valid = "none".to_owned();
                 }
+                let hint = closest(
+                    field.name(),
+                    valid_fields.iter().map(|column| column.name()),
+                )
+                .map(|name| format!(" (did you mean {name}?)"))
+                .unwrap_or_default();
                 Error::UnknownColumn {
                     name: field.name().to_owned(),
+                    hint,
                     valid,
                 }
             }
@@ -303,6 +310,54 @@ fn translate(error: &DataFusionError, options: &Options) -> Error {
         other => Error::Internal {
             message: other.to_string(),
         },
+    }
+}
+
+/// The name at most two edits (insertions, deletions, substitutions) from `wanted`, nearest
+/// first.
+fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .map(|name| (edit_distance(wanted, name), name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, left) in a.chars().enumerate() {
+        let mut diagonal = i;
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, right) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let before = row.get(j).copied().unwrap_or(usize::MAX);
+            let best = above
+                .saturating_add(1)
+                .min(before.saturating_add(1))
+                .min(diagonal + usize::from(left != *right));
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = best;
+            }
+            diagonal = above;
+        }
+    }
+    row.last().copied().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn near_names_are_suggested() {
+        let names = ["level", "user", "verb", "uri"];
+        assert_eq!(super::closest("lvel", names.into_iter()), Some("level"));
+        assert_eq!(super::closest("usr", names.into_iter()), Some("user"));
+        assert_eq!(super::closest("namespace", names.into_iter()), None);
+        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
+        assert_eq!(super::edit_distance("", "abc"), 3);
     }
 }
 

@@ -33,11 +33,13 @@ pub enum Error {
     },
     /// The query names a column that does not exist.
     #[error(
-        "no column {name} here; valid names are {valid}. The columns of `events` are listed by `auditrail sql --columns` (or the query DESCRIBE events)"
+        "no column {name} here{hint}; valid names are {valid}. The columns of `events` are listed by `auditrail sql --columns` (or the query DESCRIBE events)"
     )]
     UnknownColumn {
         /// The column as written.
         name: String,
+        /// ` (did you mean X?)` when a valid name is one or two edits away, else empty.
+        hint: String,
         /// The names valid at that place, comma-separated.
         valid: String,
     },

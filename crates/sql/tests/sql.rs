@@ -298,15 +298,14 @@ fn errors_say_what_to_do_next() {
     assert!(syntax.to_string().contains("SQL syntax error"), "{syntax}");
 
     let column = error("SELECT usr FROM events");
-    let Error::UnknownColumn { name, valid } = &column else {
+    let Error::UnknownColumn { name, valid, .. } = &column else {
         panic!("{column:?}");
     };
     assert_eq!(name, "usr");
     assert!(valid.contains("user") && valid.contains("verb"), "{valid}");
-    assert!(
-        column.to_string().contains("auditrail sql --columns"),
-        "{column}"
-    );
+    let message = column.to_string();
+    assert!(message.contains("auditrail sql --columns"), "{message}");
+    assert!(message.contains("(did you mean user?)"), "{message}");
 
     let table = error("SELECT * FROM evnts");
     assert!(matches!(table, Error::UnknownTable { .. }), "{table:?}");
