@@ -348,19 +348,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row.last().copied().unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn near_names_are_suggested() {
-        let names = ["level", "user", "verb", "uri"];
-        assert_eq!(super::closest("lvel", names.into_iter()), Some("level"));
-        assert_eq!(super::closest("usr", names.into_iter()), Some("user"));
-        assert_eq!(super::closest("namespace", names.into_iter()), None);
-        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
-        assert_eq!(super::edit_distance("", "abc"), 3);
-    }
-}
-
 /// Arrow errors a query's own values cause (casts, arithmetic), not the files.
 fn is_value_error(error: &arrow_schema::ArrowError) -> bool {
     use arrow_schema::ArrowError;
@@ -373,4 +360,17 @@ fn is_value_error(error: &arrow_schema::ArrowError) -> bool {
             | ArrowError::InvalidArgumentError(_)
             | ArrowError::ParseError(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn near_names_are_suggested() {
+        let names = ["level", "user", "verb", "uri"];
+        assert_eq!(super::closest("lvel", names.into_iter()), Some("level"));
+        assert_eq!(super::closest("usr", names.into_iter()), Some("user"));
+        assert_eq!(super::closest("namespace", names.into_iter()), None);
+        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
+        assert_eq!(super::edit_distance("", "abc"), 3);
+    }
 }
