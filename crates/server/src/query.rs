@@ -851,6 +851,42 @@ impl Tail {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// sql
+
+async fn sql(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut read = match Read::begin(&state, Endpoint::Sql, &parts, None).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let query = match read.no_parameters() {
+        Ok(()) => crate::sql_api::query_of(&parts.headers, body).await,
+        Err(error) => Err(error),
+    };
+    let result = match query {
+        Ok(query) => {
+            // The audit record names what was asked (the query's start).
+            read.name = Some(query.chars().take(SQL_AUDIT_CHARS_MAX).collect());
+            sql_rows(&state, query).await
+        }
+        Err(error) => Err(error),
+    };
+    read.finish(&state, result).await
+}
+
+async fn sql_rows(state: &AppState, query: String) -> Result<Answer, ApiError> {
+    let data = state.shared().data.clone();
+    run_query(state, move || {
+        let (body, returned) = crate::sql_api::answer(&data, &query)?;
+        Ok(Answer {
+            response: json_response(body),
+            returned: Some(returned),
+        })
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -894,40 +930,4 @@ mod tests {
         assert!(value["next"].is_null());
         assert_eq!(value["events"][1]["auditID"], "a");
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// sql
-
-async fn sql(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let mut read = match Read::begin(&state, Endpoint::Sql, &parts, None).await {
-        Ok(read) => read,
-        Err(response) => return response,
-    };
-    let query = match read.no_parameters() {
-        Ok(()) => crate::sql_api::query_of(&parts.headers, body).await,
-        Err(error) => Err(error),
-    };
-    let result = match query {
-        Ok(query) => {
-            // The audit record names what was asked (the query's start).
-            read.name = Some(query.chars().take(SQL_AUDIT_CHARS_MAX).collect());
-            sql_rows(&state, query).await
-        }
-        Err(error) => Err(error),
-    };
-    read.finish(&state, result).await
-}
-
-async fn sql_rows(state: &AppState, query: String) -> Result<Answer, ApiError> {
-    let data = state.shared().data.clone();
-    run_query(state, move || {
-        let (body, returned) = crate::sql_api::answer(&data, &query)?;
-        Ok(Answer {
-            response: json_response(body),
-            returned: Some(returned),
-        })
-    })
-    .await
 }
