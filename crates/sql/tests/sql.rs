@@ -18,21 +18,25 @@ fn now() -> SystemTime {
 }
 
 /// Events in a data directory with small (256 KiB) ledger segments: the sealed ones compacted
-/// into Parquet index segments, the newest events only in the ledger (the tail). Built once
-/// for all tests.
+/// into Parquet index segments (their ledger segments externalized: the Parquet files are
+/// their only copy), then more events only in the ledger: sealed segments not compacted yet
+/// and the open segment (together the tail). Built once for all tests.
 struct Trail {
     dir: tempfile::TempDir,
     events: Vec<AuditEvent>,
 }
 
-/// Events appended after the compaction: only in the ledger.
-const AFTER_SEALED: usize = 1_500;
+/// Events appended before the compaction.
+const COMPACTED: usize = 8_000;
+
+/// Events appended after the compaction: only in the ledger, enough to seal a segment.
+const AFTER_SEALED: usize = 4_000;
 
 fn trail() -> &'static Trail {
     static TRAIL: OnceLock<Trail> = OnceLock::new();
     TRAIL.get_or_init(|| {
         let events: Vec<AuditEvent> = synth::Generator::new(11, synth::SynthConfig::default())
-            .take(8_000 + AFTER_SEALED)
+            .take(COMPACTED + AFTER_SEALED)
             .collect();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -41,14 +45,22 @@ fn trail() -> &'static Trail {
         )
         .unwrap();
         let mut store = Store::open(dir.path(), StoreOptions::default(), now()).unwrap();
-        let (first, rest) = events.split_at(8_000);
+        let (first, rest) = events.split_at(COMPACTED);
         for chunk in first.chunks(500) {
             store.append(&Prepared::from_events(chunk), now()).unwrap();
         }
         let compacted = store.compact(now(), |_| {}).unwrap();
         assert!(compacted.segments >= 2, "several index segments");
-        // More events after the compaction: they are only in the ledger.
-        store.append(&Prepared::from_events(rest), now()).unwrap();
+        assert!(store.compactable().is_empty());
+        // More events after the compaction: they are only in the ledger, in sealed segments
+        // not compacted yet and in the open one.
+        for chunk in rest.chunks(500) {
+            store.append(&Prepared::from_events(chunk), now()).unwrap();
+        }
+        assert!(
+            !store.compactable().is_empty(),
+            "a sealed ledger segment is not compacted yet"
+        );
         store.close(now()).unwrap();
         Trail { dir, events }
     })
@@ -93,10 +105,25 @@ fn the_table_holds_every_event_sealed_and_unsealed() {
     let dataset = store::open_dataset(trail.dir.path()).unwrap();
     assert!(dataset.segments().len() >= 2, "sealed segments");
     let tail = dataset.tail_batch().map_or(0, |batch| batch.num_rows());
+    let sealed: u64 = dataset.segments().iter().map(index::Segment::rows).sum();
     assert!(
-        (AFTER_SEALED..trail.events.len() / 2).contains(&tail),
+        tail >= AFTER_SEALED,
         "the newest events are the tail: {tail}"
     );
+    assert_eq!(sealed as usize + tail, trail.events.len());
+    // The compacted ledger segments exist only as Parquet now.
+    let parquet = std::fs::read_dir(trail.dir.path().join("index/segments"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|extension| extension == "parquet")
+        })
+        .count();
+    assert_eq!(parquet, dataset.segments().len());
     let answer = query("SELECT count(*) AS n, count(DISTINCT ledger_seq) AS seqs FROM events");
     let total = trail.events.len();
     assert_eq!(answer.rows, vec![vec![json!(total), json!(total)]]);
@@ -123,6 +150,55 @@ fn counts_per_user_match_the_generated_events() {
     let expected = count_where(|_| true, |event| non_empty(&event.user.name));
     assert_eq!(counts(&answer), expected);
     assert!(expected.len() > 3, "several users");
+}
+
+#[test]
+fn every_row_holds_its_event_in_ledger_order() {
+    // Row by row, sealed segments and tail alike: the columns read back as the fields of the
+    // event appended at that place, in the order appended.
+    let answer = query(
+        r#"SELECT audit_id, stage, "user", verb, resource, namespace, name, code, time, source_ip
+           FROM events ORDER BY ledger_seq"#,
+    );
+    let text = |value: &str| {
+        if value.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(value)
+        }
+    };
+    let expected: Vec<Vec<serde_json::Value>> = trail()
+        .events
+        .iter()
+        .map(|event| {
+            let object = event.object.as_ref();
+            vec![
+                text(&event.id),
+                event
+                    .stage
+                    .map_or(serde_json::Value::Null, |stage| json!(stage.as_str())),
+                text(&event.user.name),
+                text(&event.verb),
+                object.map_or(serde_json::Value::Null, |object| text(&object.resource)),
+                object.map_or(serde_json::Value::Null, |object| text(&object.namespace)),
+                object.map_or(serde_json::Value::Null, |object| text(&object.name)),
+                event
+                    .code()
+                    .map_or(serde_json::Value::Null, |code| json!(code)),
+                event
+                    .time
+                    .map_or(serde_json::Value::Null, |time| json!(time.to_rfc3339())),
+                event
+                    .source_ips
+                    .first()
+                    .map_or(serde_json::Value::Null, |ip| json!(ip)),
+            ]
+        })
+        .collect();
+    assert_eq!(answer.rows.len(), expected.len());
+    for (at, (row, want)) in answer.rows.iter().zip(&expected).enumerate() {
+        assert_eq!(row, want, "row {at}");
+    }
 }
 
 #[test]
