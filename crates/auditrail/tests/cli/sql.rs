@@ -13,40 +13,39 @@ use crate::{run_in, text};
 
 const EVENTS: usize = 3_000;
 
-/// Events of the second import, which leaves them in the ledger (`--no-compact`).
-const NOT_COMPACTED: usize = 1_000;
+/// Imports, each of `EVENTS / IMPORTS` events; the last one leaves its segments to the next.
+const IMPORTS: usize = 4;
 
 /// A data directory with `EVENTS` synth events imported from JSON lines files, and the text
-/// of those files. The store's segments are small (64 KiB), so the first import compacts
-/// several sealed ledger segments into index segments (their only copy from then on), and
-/// the second one, with `--no-compact`, leaves sealed and open ledger segments: the tail.
+/// of those files. The store's segments are small (8 KiB), so each import's append seals the
+/// segment the one before left open; every import but the last compacts what is sealed into
+/// index segments (their only copy from then on), and the last one, with `--no-compact`,
+/// leaves a sealed ledger segment and the open one: the tail.
 fn imported() -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(
         data.path().join("store.json"),
-        r#"{"format":"auditrail-store","version":1,"origin":"test.example/sql","segment_bytes":65536}"#,
+        r#"{"format":"auditrail-store","version":1,"origin":"test.example/sql","segment_bytes":8192}"#,
     )
     .unwrap();
     let mut json = Vec::new();
-    let mut split = 0;
+    let mut parts = vec![Vec::new(); IMPORTS];
     for (at, event) in synth::Generator::new(7, synth::SynthConfig::default())
         .take(EVENTS)
         .enumerate()
     {
-        if at == EVENTS - NOT_COMPACTED {
-            split = json.len();
-        }
-        formats::k8s::encode(&event, &mut json);
+        let mut line = Vec::new();
+        formats::k8s::encode(&event, &mut line);
+        parts[at * IMPORTS / EVENTS].extend_from_slice(&line);
+        json.extend_from_slice(&line);
     }
-    let (first, second) = json.split_at(split);
-    for (name, part, extra) in [
-        ("first.jsonl", first, None),
-        ("second.jsonl", second, Some("--no-compact")),
-    ] {
-        let input = data.path().join(name);
+    for (number, part) in parts.iter().enumerate() {
+        let input = data.path().join(format!("part-{number}.jsonl"));
         std::fs::write(&input, part).unwrap();
         let mut args = vec!["import"];
-        args.extend(extra);
+        if number + 1 == IMPORTS {
+            args.push("--no-compact");
+        }
         args.push(input.to_str().unwrap());
         let output = run_in(data.path(), &args, b"");
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -69,7 +68,7 @@ fn imported() -> (tempfile::TempDir, String) {
 /// The entries of `dir` that `keep` keeps.
 fn files(dir: &Path, keep: impl Fn(&std::fs::DirEntry) -> bool) -> usize {
     std::fs::read_dir(dir)
-        .unwrap()
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
         .map(Result::unwrap)
         .filter(|entry| keep(entry))
         .count()
