@@ -41,7 +41,7 @@ fn trail() -> &'static Trail {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("store.json"),
-            r#"{"format":"auditrail-store","version":1,"origin":"test.example/sql","segment_bytes":262144}"#,
+            r#"{"format":"auditrail-store","version":3,"origin":"test.example/sql","segment_bytes":262144}"#,
         )
         .unwrap();
         let mut store = Store::open(dir.path(), StoreOptions::default(), now()).unwrap();

@@ -13,19 +13,19 @@ use crate::{run_in, text};
 
 const EVENTS: usize = 3_000;
 
-/// Imports, each of `EVENTS / IMPORTS` events; the last one leaves its segments to the next.
+/// Imports, each of `EVENTS / IMPORTS` events; the last one stores in the ledger's row form.
 const IMPORTS: usize = 4;
 
 /// A data directory with `EVENTS` synth events imported from JSON lines files, and the text
-/// of those files. The store's segments are small (8 KiB), so each import's append seals the
-/// segment the one before left open; every import but the last compacts what is sealed into
-/// index segments (their only copy from then on), and the last one, with `--no-compact`,
-/// leaves a sealed ledger segment and the open one: the tail.
+/// of those files. Every import but the last bulk-loads its events into an index segment of
+/// their own (the only copy at rest); the last one, with `--no-compact`, stores them in the
+/// ledger's row form, whose segments are small here (8 KiB): sealed ledger segments and the
+/// open one, the tail.
 fn imported() -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(
         data.path().join("store.json"),
-        r#"{"format":"auditrail-store","version":1,"origin":"test.example/sql","segment_bytes":8192}"#,
+        r#"{"format":"auditrail-store","version":3,"origin":"test.example/sql","segment_bytes":8192}"#,
     )
     .unwrap();
     let mut json = Vec::new();
