@@ -91,6 +91,9 @@ fn description(column: Column) -> &'static str {
         Column::RequestFlags => {
             "how reports count it: 1 a request, 2 a write, 4 an error (request_flags & 2 = 2)"
         }
+        Column::OriginInput => "the file or stream the record was read from",
+        Column::OriginLine => "the record's line number in its input (from 1)",
+        Column::OriginOffset => "the record's byte offset in its input",
     }
 }
 
