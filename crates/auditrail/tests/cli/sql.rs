@@ -13,13 +13,18 @@ use crate::{run_in, text};
 
 const EVENTS: usize = 3_000;
 
-/// Imports, each of `EVENTS / IMPORTS` events; the last one stores in the ledger's row form.
-const IMPORTS: usize = 4;
+/// Imports, each of `EVENTS / IMPORTS` events; the last [`ROW_FORM_IMPORTS`] store in the
+/// ledger's row form.
+const IMPORTS: usize = 5;
+
+/// The last imports, stored with `--no-compact`: each appends its events as one block, so
+/// the first one's segment is sealed by the next one's append and the last one's stays open.
+const ROW_FORM_IMPORTS: usize = 2;
 
 /// A data directory with `EVENTS` synth events imported from JSON lines files, and the text
 /// of those files. Every import but the last bulk-loads its events into an index segment of
-/// their own (the only copy at rest); the last one, with `--no-compact`, stores them in the
-/// ledger's row form, whose segments are small here (8 KiB): sealed ledger segments and the
+/// their own (the only copy at rest); the last two, with `--no-compact`, store them in the
+/// ledger's row form, whose segments are small here (8 KiB): a sealed ledger segment and the
 /// open one, the tail.
 fn imported() -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
@@ -43,7 +48,7 @@ fn imported() -> (tempfile::TempDir, String) {
         let input = data.path().join(format!("part-{number}.jsonl"));
         std::fs::write(&input, part).unwrap();
         let mut args = vec!["import"];
-        if number + 1 == IMPORTS {
+        if number + ROW_FORM_IMPORTS >= IMPORTS {
             args.push("--no-compact");
         }
         args.push(input.to_str().unwrap());
