@@ -31,7 +31,7 @@ done
 ausearch=$(command -v ausearch || echo /usr/sbin/ausearch)
 laurel=$(command -v laurel || echo /usr/sbin/laurel)
 
-cargo build --release --quiet -p auditrail --bins && cargo build --release --quiet -p synth --features cli --bins
+cargo build --release --quiet -p auditrail --no-default-features --bins && cargo build --release --quiet -p synth --features cli --bins
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

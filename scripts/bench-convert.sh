@@ -16,7 +16,7 @@ CORE="${CORE:-0}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
 command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit 2; }
-cargo build --release --quiet -p auditrail --bins && cargo build --release --quiet -p synth --features cli --bins
+cargo build --release --quiet -p auditrail --no-default-features --bins && cargo build --release --quiet -p synth --features cli --bins
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -22,7 +22,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 
 python3 -c 'import duckdb' 2>/dev/null || { echo "duckdb is missing: pip install duckdb" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
-cargo build --release --quiet -p auditrail --bins
+cargo build --release --quiet -p auditrail --no-default-features --bins
 cargo build --release --quiet -p synth --features cli --bins
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

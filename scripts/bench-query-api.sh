@@ -19,7 +19,7 @@ SYNTH="${SYNTH:-$TARGET/release/auditrail-synth}"
 
 command -v curl > /dev/null || { echo "curl is missing: apt-get install curl" >&2; exit 2; }
 if [[ -z "${AUDITRAIL:-}" ]]; then
-  cargo build --release --quiet -p auditrail --bins
+  cargo build --release --quiet -p auditrail --no-default-features --bins
   cargo build --release --quiet -p synth --features cli --bins
 fi
 work="$(mktemp -d)"

@@ -19,6 +19,7 @@
 # DataFusion session and its threads set up, the query planned and run), DuckDB's the query
 # on an open connection; both over the same files with the page cache warm.
 #
+#   SQL=0 scripts/bench-query.sh          # without the SQL lines (no DataFusion release build)
 #   PROFILE=dev EVENTS=100000 RUNS=1 scripts/bench-query.sh   # a quick smoke run of the
 #                                         # script itself (times from a dev build mean little)
 #
@@ -32,6 +33,7 @@ SEGMENT_EVENTS="${SEGMENT_EVENTS:-1000000}"
 THREADS="${THREADS:-$(nproc)}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 PROFILE="${PROFILE:-release}"
+SQL="${SQL:-1}"
 case "$PROFILE" in
   dev) BIN="$TARGET/debug/examples" ;;
   *) BIN="$TARGET/$PROFILE/examples" ;;
@@ -39,7 +41,9 @@ esac
 
 python3 -c 'import duckdb' 2>/dev/null || { echo "duckdb for python is missing: pip install duckdb" >&2; exit 2; }
 cargo build --profile "$PROFILE" --quiet -p index --example query_bench
-cargo build --profile "$PROFILE" --quiet -p sql --example sql_bench
+if [[ "$SQL" != 0 ]]; then
+  cargo build --profile "$PROFILE" --quiet -p sql --example sql_bench
+fi
 
 if [[ -n "${KEEP:-}" ]]; then
   dir="$KEEP"
@@ -68,9 +72,12 @@ SQL_TOP_USERS="SELECT \"user\", count(*) AS requests,
      OR (stage = 'ResponseStarted' AND code >= 400)
   GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
 SQL_PLAIN_TOP_USERS="SELECT \"user\", count(*) AS requests FROM events GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
-sql="$("$BIN/sql_bench" "$dir" "$RUNS" \
-  "sql_top_users=$SQL_TOP_USERS" "sql_plain_top_users=$SQL_PLAIN_TOP_USERS")"
-echo "$sql"
+sql=""
+if [[ "$SQL" != 0 ]]; then
+  sql="$("$BIN/sql_bench" "$dir" "$RUNS" \
+    "sql_top_users=$SQL_TOP_USERS" "sql_plain_top_users=$SQL_PLAIN_TOP_USERS")"
+  echo "$sql"
+fi
 export SQL_TOP_USERS SQL_PLAIN_TOP_USERS
 
 python3 - "$dir" "$RUNS" "$THREADS" "$ours" "$sql" <<'PY'
@@ -127,6 +134,8 @@ for name, sql in queries.items():
         print(f"  duckdb first row {first[0]}:{first[1]}, index {ours.get('top_users_first')}")
 # auditrail sql (DataFusion) against DuckDB, the same SQL text over the same files.
 for name, variable in [("sql_top_users", "SQL_TOP_USERS"), ("sql_plain_top_users", "SQL_PLAIN_TOP_USERS")]:
+    if f"{name}_ms" not in df:
+        continue  # SQL=0
     text = os.environ[variable].replace("FROM events", f"FROM {src}")
     result = con.execute(text).fetchall()
     best = float("inf")
