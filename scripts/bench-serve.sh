@@ -8,6 +8,8 @@
 #
 #   scripts/bench-serve.sh                        # 4 connections, 20 s
 #   CONNECTIONS=8 DURATION=30 scripts/bench-serve.sh
+#   RATE=60000 CONNECTIONS=8 scripts/bench-serve.sh   # open loop: 60k events/s offered,
+#                                                      # latency from when each batch was due
 #
 # Target (README, Benchmarks): >= 50k events/s sustained, p99 < 50 ms on 2 cores.
 set -euo pipefail
@@ -15,10 +17,11 @@ cd "$(dirname "$0")/.."
 
 CONNECTIONS="${CONNECTIONS:-4}"
 DURATION="${DURATION:-20}"
+RATE="${RATE:-0}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release --quiet -p auditrail --bin auditrail
-cargo build --release --quiet -p server --example load
+cargo build --release --quiet -p auditrail --no-default-features --bin auditrail
+cargo build --release --quiet -p server --no-default-features --example load
 work="$(mktemp -d)"
 # The target directory may be shared with other builds: run copies of what was just built.
 cp "$TARGET/release/auditrail" "$TARGET/release/examples/load" "$work/"
@@ -41,7 +44,7 @@ url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/serve.log" | head -1
 [[ -n "$url" ]] || { echo "the server did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 echo "server: $url (pid $server_pid), data in $work/data; $(nproc) cpus: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-"$work/load" "$url" "$(cat "$work/data/admin.token")" "$CONNECTIONS" "$DURATION" "$server_pid" \
+"$work/load" "$url" "$(cat "$work/data/admin.token")" "$CONNECTIONS" "$DURATION" "$server_pid" "$RATE" \
   | tee "$work/load.txt"
 
 # The server's view: group commits (ledger append with fsync) and requests merged into each.

@@ -4,8 +4,14 @@
 //! server's peak RSS (`VmHWM` from `/proc/PID/status`, given its pid).
 //!
 //! ```text
-//! load URL TOKEN [CONNECTIONS] [SECONDS] [SERVER_PID]
+//! load URL TOKEN [CONNECTIONS] [SECONDS] [SERVER_PID] [RATE]
 //! ```
+//! Without a `RATE` (or with 0) every connection posts its next batch as soon as the last
+//! one is acknowledged: the most the server takes. With a `RATE` in events/s the load is
+//! open-loop, as a kube-apiserver sends its audit stream: each connection's batches are due
+//! on a fixed schedule that adds up to `RATE`, and a batch's latency counts from when it was
+//! due, so that a server which falls behind shows the backlog in its latency (no coordinated
+//! omission).
 //! `scripts/bench-serve.sh` builds, starts a server on a temporary data directory and runs
 //! this against it.
 //!
@@ -79,14 +85,19 @@ fn peak_rss_kib(pid: &str) -> Option<u64> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: load URL TOKEN [CONNECTIONS] [SECONDS] [SERVER_PID]");
+        eprintln!("usage: load URL TOKEN [CONNECTIONS] [SECONDS] [SERVER_PID] [RATE]");
         std::process::exit(2);
     }
     let url = format!("{}/api/v1/ingest/k8s", args[1].trim_end_matches('/'));
     let token = args[2].trim().to_owned();
     let connections: usize = args.get(3).map_or(4, |a| a.parse().unwrap());
     let seconds: f64 = args.get(4).map_or(20.0, |a| a.parse().unwrap());
-    let pid = args.get(5).cloned();
+    let pid = args.get(5).cloned().filter(|pid| !pid.is_empty());
+    let offered: f64 = args.get(6).map_or(0.0, |a| a.parse().unwrap());
+    // With an offered rate, each connection's batches are due every `interval`, the
+    // connections staggered over one interval.
+    let interval = (offered > 0.0)
+        .then(|| Duration::from_secs_f64(connections as f64 * BATCH_EVENTS as f64 / offered));
     // Bodies are generated before the clock starts.
     let mut generator = synth::Generator::new(7, synth::SynthConfig::default());
     let pools: Vec<Vec<Template>> = (0..connections)
@@ -111,7 +122,8 @@ fn main() {
     let deadline = started + Duration::from_secs_f64(seconds);
     let workers: Vec<_> = pools
         .into_iter()
-        .map(|mut pool| {
+        .enumerate()
+        .map(|(connection, mut pool)| {
             let url = url.clone();
             let token = token.clone();
             let sequence = Arc::clone(&sequence);
@@ -124,7 +136,24 @@ fn main() {
                 let mut latencies = Vec::new();
                 let mut refused = 0u64;
                 let mut next = 0;
+                let first_due = interval.map(|interval| {
+                    started + interval.mul_f64(connection as f64 / connections as f64)
+                });
                 while Instant::now() < deadline {
+                    // When this batch is due: now (closed loop) or on the schedule.
+                    let due = match (first_due, interval) {
+                        (Some(first), Some(interval)) => {
+                            let due = first + interval * u32::try_from(next).unwrap();
+                            if due >= deadline {
+                                break;
+                            }
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            Some(due)
+                        }
+                        _ => None,
+                    };
                     let template = &mut pool[next % TEMPLATES];
                     next += 1;
                     let prefix = format!("{:08x}", sequence.fetch_add(1, Ordering::Relaxed));
@@ -144,7 +173,7 @@ fn main() {
                         let _ = response.into_body().read_to_vec();
                         match status {
                             200 => {
-                                latencies.push(sent.elapsed());
+                                latencies.push(due.unwrap_or(sent).elapsed());
                                 break;
                             }
                             503 | 429 => {
@@ -187,7 +216,11 @@ fn main() {
         body_bytes / 1024,
         elapsed.as_secs_f64(),
     );
-    println!("sustained: {rate:.0} events/s");
+    if offered > 0.0 {
+        println!("sustained: {rate:.0} events/s (offered: {offered:.0} events/s, open loop)");
+    } else {
+        println!("sustained: {rate:.0} events/s");
+    }
     println!(
         "acknowledgement latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         ms(at(0.50)),
