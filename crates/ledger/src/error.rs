@@ -104,6 +104,16 @@ pub enum Error {
     /// A key, note or checkpoint is invalid.
     #[error(transparent)]
     Note(#[from] NoteError),
+    /// A segment checked for externalization (`check_sealed`) is no longer that sealed
+    /// segment file (pruned or externalized meanwhile); nothing was changed.
+    #[error("{path} is no longer the sealed segment that was checked; compact it again")]
+    SegmentChanged {
+        /// The segment (path relative to the ledger root).
+        path: String,
+    },
+    /// The caller asked the operation to stop (a shutdown); nothing was changed.
+    #[error("cancelled")]
+    Cancelled,
     /// The configuration is invalid.
     #[error("invalid configuration: {reason}")]
     Config {

@@ -696,6 +696,81 @@ impl Ledger {
             });
         }
         drop(theirs);
+        self.replace_by_stub(position, &info)
+    }
+
+    /// A reader of the sealed segment starting at `first_seq` that holds no borrow of the
+    /// ledger, so that another thread can read the segment's records while the ledger goes
+    /// on appending (a sealed file is immutable; see [`SealedSegment`]).
+    pub fn sealed_segment(&self, first_seq: u64) -> Result<SealedSegment, Error> {
+        let segment = self
+            .segments
+            .iter()
+            .find(|segment| segment.first_seq == first_seq)
+            .ok_or_else(|| Error::Config {
+                reason: format!("no segment starts at record {first_seq}"),
+            })?;
+        if !segment.sealed || segment.external {
+            return Err(Error::Config {
+                reason: format!("{} is not a sealed segment held in its file", segment.path),
+            });
+        }
+        Ok(SealedSegment {
+            storage: Arc::clone(&self.storage),
+            info: SegmentInfo {
+                path: segment.path.clone(),
+                first_seq: segment.first_seq,
+                record_count: segment.record_count,
+                sealed: true,
+                external: false,
+                file_len: segment.file_len,
+            },
+            blocks: segment.blocks.clone(),
+        })
+    }
+
+    /// [`Ledger::externalize`] for a segment whose comparison with the sealed source was done
+    /// already, off the ledger's thread, by [`check_sealed`]: `checked` is the proof, made
+    /// for exactly this segment file (start, record count, path and length). What remains
+    /// is short: checkpoint (so the segment is signed), stub written, segment file removed,
+    /// level-0 tiles removed, each durable before the next.
+    ///
+    /// The caller must have made the records that [`check_sealed`] compared the ones its
+    /// configured sealed source yields (moving checked files into place keeps their bytes).
+    /// Refused, changing nothing, when the segment is no longer a sealed segment held in that
+    /// file (pruned or externalized meanwhile).
+    pub fn externalize_checked(
+        &mut self,
+        checked: CheckedSegment,
+        now: SystemTime,
+    ) -> Result<u64, Error> {
+        if self.sealed.is_none() {
+            return Err(Error::Config {
+                reason: "no sealed source to hand the segment to".to_owned(),
+            });
+        }
+        let position = self
+            .segments
+            .iter()
+            .position(|segment| segment.first_seq == checked.info.first_seq)
+            .ok_or_else(|| Error::SegmentChanged {
+                path: checked.info.path.clone(),
+            })?;
+        let info = self.segments()[position].clone();
+        if info != checked.info {
+            return Err(Error::SegmentChanged {
+                path: checked.info.path.clone(),
+            });
+        }
+        self.checkpoint(now)?;
+        self.replace_by_stub(position, &info)
+    }
+
+    /// The end of an externalization, once the records were shown to be the sealed
+    /// source's: stub, segment file removed, level-0 tiles removed.
+    fn replace_by_stub(&mut self, position: usize, info: &SegmentInfo) -> Result<u64, Error> {
+        let first_seq = info.first_seq;
+        let end = first_seq + info.record_count;
         let stub = join(SEGMENT_DIR, &external_file_name(first_seq));
         self.storage
             .write_atomic(&stub, &encode_external(first_seq, info.record_count))
@@ -1489,6 +1564,162 @@ pub(crate) fn read_block_records(
     let header = decode_block_header(&frame).map_err(corrupt)?;
     check_block(&header, &frame).map_err(corrupt)?;
     decode_records(&header, &frame).map_err(corrupt)
+}
+
+/// The records of one sealed segment, read from its file without the [`Ledger`] (see
+/// [`Ledger::sealed_segment`]): `Send`, owning what it needs, for a thread that compacts the
+/// segment while the ledger's owner goes on appending. The file is immutable once sealed; if
+/// it is removed meanwhile (pruned, externalized), reading fails and nothing is decided.
+#[derive(Debug, Clone)]
+pub struct SealedSegment {
+    storage: Arc<dyn Storage>,
+    info: SegmentInfo,
+    blocks: Vec<BlockMeta>,
+}
+
+impl SealedSegment {
+    /// The segment.
+    pub fn info(&self) -> &SegmentInfo {
+        &self.info
+    }
+
+    /// Its records with their sequence numbers, in order, decompressing one block at a time.
+    pub fn records(&self) -> SealedSegmentRecords<'_> {
+        SealedSegmentRecords {
+            segment: self,
+            block: 0,
+            current: Vec::new().into_iter(),
+            next: self.info.first_seq,
+            failed: false,
+        }
+    }
+}
+
+/// Iterator over a [`SealedSegment`]'s `(seq, record)` pairs.
+#[derive(Debug)]
+pub struct SealedSegmentRecords<'a> {
+    segment: &'a SealedSegment,
+    block: usize,
+    current: std::vec::IntoIter<Vec<u8>>,
+    next: u64,
+    failed: bool,
+}
+
+impl Iterator for SealedSegmentRecords<'_> {
+    type Item = Result<(u64, Vec<u8>), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if let Some(record) = self.current.next() {
+                let seq = self.next;
+                self.next += 1;
+                return Some(Ok((seq, record)));
+            }
+            let info = &self.segment.info;
+            let Some(block) = self.segment.blocks.get(self.block) else {
+                let end = info.first_seq + info.record_count;
+                if self.next != end {
+                    self.failed = true;
+                    return Some(Err(Error::Corrupt {
+                        path: info.path.clone(),
+                        offset: 0,
+                        reason: format!("blocks end at record {} instead of {end}", self.next),
+                    }));
+                }
+                return None;
+            };
+            self.block += 1;
+            let loaded = read_block_records(self.segment.storage.as_ref(), &info.path, block)
+                .and_then(|records| {
+                    if block.first_seq == self.next
+                        && records.len() == block.record_count as usize
+                    {
+                        Ok(records)
+                    } else {
+                        Err(Error::Corrupt {
+                            path: info.path.clone(),
+                            offset: block.offset,
+                            reason: format!(
+                                "block at record {} does not follow record {}",
+                                block.first_seq, self.next
+                            ),
+                        })
+                    }
+                });
+            match loaded {
+                Ok(records) => self.current = records.into_iter(),
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// The proof that a sealed source reproduces every record of one sealed segment file, byte
+/// for byte, for [`Ledger::externalize_checked`]. Only [`check_sealed`] makes one, and it
+/// names exactly the segment file it compared (start, record count, path, length).
+#[derive(Debug)]
+pub struct CheckedSegment {
+    info: SegmentInfo,
+}
+
+impl CheckedSegment {
+    /// The segment that was checked.
+    pub fn info(&self) -> &SegmentInfo {
+        &self.info
+    }
+}
+
+/// Records compared between two looks at the cancellation flag of [`check_sealed`].
+const CANCEL_CHECK_RECORDS: usize = 1024;
+
+/// Compares every record `source` yields for `segment` with the segment file's own, byte
+/// for byte (none missing, none more): the comparison [`Ledger::externalize`] makes, done
+/// without the ledger so that it runs on any thread. Stops early, with
+/// [`Error::Cancelled`], once `cancel` is set.
+pub fn check_sealed(
+    segment: &SealedSegment,
+    source: &dyn SealedRecords,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<CheckedSegment, Error> {
+    let info = &segment.info;
+    let mut theirs = source.records(info)?;
+    for (index, item) in segment.records().enumerate() {
+        let (seq, ours) = item?;
+        if index % CANCEL_CHECK_RECORDS == 0 && cancel.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(Error::Cancelled);
+        }
+        let same = match theirs.next() {
+            Some(record) => record? == ours,
+            None => false,
+        };
+        if !same {
+            return Err(Error::Corrupt {
+                path: info.path.clone(),
+                offset: 0,
+                reason: format!(
+                    "the sealed source's record {seq} differs from the segment's; the segment stays"
+                ),
+            });
+        }
+    }
+    if theirs.next().is_some() {
+        return Err(Error::Corrupt {
+            path: info.path.clone(),
+            offset: 0,
+            reason: format!(
+                "the sealed source holds more than the segment's {} records",
+                info.record_count
+            ),
+        });
+    }
+    Ok(CheckedSegment { info: info.clone() })
 }
 
 /// Records proven to be held by a sealed source, with their leaf hashes, ready for

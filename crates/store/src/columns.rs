@@ -9,25 +9,34 @@
 //!                                               index records
 //! ```
 //!
-//! After writing the files the store appends an **index record** to the ledger itself,
+//! A compaction has a heavy part that runs on any thread ([`CompactionJob::run`]): read the
+//! sealed segment's immutable file, write the three files durably to `index/staging/`, and
+//! compare every record they reproduce through [`ColumnarRecords`] (events re-encoded from
+//! their Parquet rows) with the segment file, byte for byte ([`ledger::check_sealed`]). The
+//! store's owner then commits it ([`Store::commit_compaction`], milliseconds): the files
+//! move into `index/segments/`, the store appends an **index record** to the ledger itself,
 //! `{"auditrail_index":{"v":2,"first_seq":…,"end_seq":…,"events":…,"parquet_sha256":…,
 //! "keys_sha256":…,"extra_sha256":…}}`, so the next signed checkpoint commits to the files'
-//! hashes too; then the ledger [externalizes](ledger::Ledger::externalize) the segment:
-//! it re-reads every record through [`ColumnarRecords`] (events re-encoded from their
-//! Parquet rows), compares them byte for byte with the segment file, and only then
-//! replaces the file by a stub and drops the segment's level-0 tiles.
+//! hashes too; then the ledger
+//! [externalizes](ledger::Ledger::externalize_checked) the segment with the proof of that
+//! comparison: it replaces the file by a stub and drops the segment's level-0 tiles.
 //!
 //! Invariants:
 //! - Every record of an externalized segment is reproduced exactly by its index files
 //!   (checked before the row copy goes, and by every `verify`, which re-hashes the leaves
 //!   from them).
+//! - Index files are in `index/segments/` only from the commit on; staged ones are seen by
+//!   neither queries nor `verify`, and a store that opens removes what a crash left: staged
+//!   files, and files in place that no index record vouches for.
 //! - Records after the last index segment are the tail, read from the ledger files at
 //!   query time. Queries open everything read-only and without the writer's lock, so they
 //!   work beside a running server.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use event::AuditEvent;
 use serde::{Deserialize, Serialize};
@@ -111,7 +120,11 @@ impl IndexFiles {
     }
 
     pub(crate) fn new(root: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
-        let directory = segments_dir(root);
+        IndexFiles::in_dir(&segments_dir(root), first_seq, end_seq)
+    }
+
+    /// The files of `first_seq .. end_seq` in `directory`.
+    pub(crate) fn in_dir(directory: &Path, first_seq: u64, end_seq: u64) -> IndexFiles {
         let stem = format!("{first_seq:020}-{end_seq:020}");
         IndexFiles {
             first_seq,
@@ -173,6 +186,130 @@ pub struct Compaction {
     pub index_bytes: u64,
 }
 
+impl Compaction {
+    fn add(&mut self, other: &Compaction) {
+        self.segments += other.segments;
+        self.events += other.events;
+        self.ledger_bytes += other.ledger_bytes;
+        self.index_bytes += other.index_bytes;
+    }
+}
+
+/// The directory where a compaction writes a segment's index files before the writer
+/// commits them ([`Store::commit_compaction`] moves them into `index/segments/`): until then
+/// neither queries nor `verify` see them, and a store that opens empties it.
+pub(crate) fn staging_dir(root: &Path) -> PathBuf {
+    root.join("index").join("staging")
+}
+
+/// The heavy part of compacting one sealed ledger segment, made by
+/// [`Store::compaction_job`] and run by [`CompactionJob::run`] on any thread (it holds no
+/// borrow of the store): read the segment's records from its immutable file, decode the
+/// events, write the index files durably to the staging directory, and compare every record
+/// they reproduce with the segment file, byte for byte. Only the result goes back to the
+/// store's owner, which commits it in milliseconds.
+#[derive(Debug)]
+pub struct CompactionJob {
+    root: PathBuf,
+    segment: ledger::SealedSegment,
+    /// The index record the ledger already holds for this segment (a crash came between
+    /// appending it and externalizing the segment): its files are in place and are checked,
+    /// not written again.
+    recorded: Option<IndexRecord>,
+}
+
+/// A compaction done but not committed: see [`Store::commit_compaction`].
+#[derive(Debug)]
+pub struct CompactedSegment {
+    checked: ledger::CheckedSegment,
+    record: IndexRecord,
+    /// The files wait in the staging directory (else they are in place, with their index
+    /// record in the ledger).
+    staged: bool,
+    index_bytes: u64,
+}
+
+impl CompactedSegment {
+    /// The first record of the segment.
+    pub fn first_seq(&self) -> u64 {
+        self.checked.info().first_seq
+    }
+
+    /// Events in the segment.
+    pub fn events(&self) -> u64 {
+        self.record.events
+    }
+}
+
+impl CompactionJob {
+    /// The first record of the segment to compact.
+    pub fn first_seq(&self) -> u64 {
+        self.segment.info().first_seq
+    }
+
+    /// Reads, converts, writes and checks (see [`CompactionJob`]); stops early with
+    /// `ledger::Error::Cancelled` once `cancel` is set. On an error the staged files are
+    /// removed again (and a store that opens removes whatever a crash left there).
+    pub fn run(self, cancel: &AtomicBool) -> Result<CompactedSegment, StoreError> {
+        let info = self.segment.info().clone();
+        let end = info.first_seq + info.record_count;
+        if let Some(record) = self.recorded {
+            let files = IndexFiles::new(&self.root, info.first_seq, end);
+            check_recorded_files(&files, &record)?;
+            let checked =
+                ledger::check_sealed(&self.segment, &ColumnarRecords::new(&self.root), cancel)?;
+            return Ok(CompactedSegment {
+                checked,
+                record,
+                staged: false,
+                index_bytes: files_len(&files),
+            });
+        }
+        let staging = staging_dir(&self.root);
+        std::fs::create_dir_all(&staging).map_err(|source| StoreError::Io {
+            path: staging.clone(),
+            source,
+        })?;
+        let files = IndexFiles::in_dir(&staging, info.first_seq, end);
+        let cancelled = || {
+            if cancel.load(Ordering::Relaxed) {
+                Err(StoreError::Ledger(ledger::Error::Cancelled))
+            } else {
+                Ok(())
+            }
+        };
+        let result = (|| {
+            let mut events: Vec<(u64, AuditEvent)> = Vec::new();
+            let mut others: Vec<(u64, Vec<u8>)> = Vec::new();
+            for (index, item) in self.segment.records().enumerate() {
+                let (seq, record) = item?;
+                if index % 4096 == 0 {
+                    cancelled()?;
+                }
+                match read_event(seq, &record)? {
+                    Some(event) => events.push((seq, event)),
+                    None => others.push((seq, record)),
+                }
+            }
+            cancelled()?;
+            let record = write_segment_files(&files, &events, &others)?;
+            drop(events);
+            let checked =
+                ledger::check_sealed(&self.segment, &ColumnarRecords::in_dir(&staging), cancel)?;
+            Ok(CompactedSegment {
+                checked,
+                record,
+                staged: true,
+                index_bytes: files_len(&files),
+            })
+        })();
+        if result.is_err() {
+            remove_files(&files);
+        }
+        result
+    }
+}
+
 impl Store {
     /// Sealed ledger segments still held in their row form, oldest first: what
     /// [`Store::compact`] would convert.
@@ -184,93 +321,252 @@ impl Store {
             .collect()
     }
 
+    /// The compaction of the oldest sealed segment still in row form, to run on any thread
+    /// ([`CompactionJob::run`]) while this store goes on appending; `None` when there is none.
+    /// One compaction at a time: the next job is for the same segment until its result is
+    /// committed.
+    pub fn compaction_job(&self) -> Result<Option<CompactionJob>, StoreError> {
+        let Some(segment) = self.compactable().into_iter().next() else {
+            return Ok(None);
+        };
+        let end = segment.first_seq + segment.record_count;
+        Ok(Some(CompactionJob {
+            root: self.root.clone(),
+            segment: self.ledger.sealed_segment(segment.first_seq)?,
+            recorded: self
+                .index_pending
+                .get(&segment.first_seq)
+                .filter(|record| record.end_seq == end)
+                .cloned(),
+        }))
+    }
+
+    /// Commits a compaction made by [`CompactionJob::run`], on the writer's thread and in
+    /// milliseconds: checks that the segment is still the sealed row-form segment that was
+    /// compacted (else discards the staged files and returns `None`: pruned or compacted
+    /// meanwhile), moves the index files into place, appends the index record committing to
+    /// their hashes, and has the ledger externalize the segment with the proof of the
+    /// comparison the job made ([`ledger::Ledger::externalize_checked`]), without comparing
+    /// again.
+    pub fn commit_compaction(
+        &mut self,
+        done: CompactedSegment,
+        now: std::time::SystemTime,
+    ) -> Result<Option<Compaction>, StoreError> {
+        let info = done.checked.info().clone();
+        let first = info.first_seq;
+        let end = first + info.record_count;
+        let current = self
+            .ledger
+            .segments()
+            .into_iter()
+            .find(|segment| segment.first_seq == first);
+        let recorded_meanwhile = done.staged && self.index_pending.contains_key(&first);
+        if current.as_ref() != Some(&info) || recorded_meanwhile {
+            if done.staged {
+                remove_files(&IndexFiles::in_dir(&staging_dir(&self.root), first, end));
+            }
+            return Ok(None);
+        }
+        if done.staged {
+            self.place_files(first, end)?;
+            self.ledger.append_batch(&[done.record.to_record()], now)?;
+            self.index_pending.insert(first, done.record.clone());
+        }
+        self.ledger.externalize_checked(done.checked, now)?;
+        self.index_pending.remove(&first);
+        Ok(Some(Compaction {
+            segments: 1,
+            events: done.record.events,
+            ledger_bytes: info.file_len,
+            index_bytes: done.index_bytes,
+        }))
+    }
+
+    /// Moves the staged index files of `first .. end` into `index/segments/`, the Parquet
+    /// file last (queries and `verify` find a segment by it), durably.
+    fn place_files(&self, first: u64, end: u64) -> Result<(), StoreError> {
+        let staged = IndexFiles::in_dir(&staging_dir(&self.root), first, end);
+        let target = IndexFiles::new(&self.root, first, end);
+        std::fs::create_dir_all(segments_dir(&self.root)).map_err(|source| StoreError::Io {
+            path: segments_dir(&self.root),
+            source,
+        })?;
+        for (from, to) in [
+            (&staged.extra, &target.extra),
+            (&staged.keys, &target.keys),
+            (&staged.parquet, &target.parquet),
+        ] {
+            std::fs::rename(from, to).map_err(|source| StoreError::Io {
+                path: to.clone(),
+                source,
+            })?;
+        }
+        for directory in [segments_dir(&self.root), staging_dir(&self.root)] {
+            File::open(&directory)
+                .and_then(|directory| directory.sync_all())
+                .map_err(|source| StoreError::Io {
+                    path: directory,
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
     /// Converts every sealed ledger segment to its columnar form, the one copy of its
     /// records at rest: the events as a Parquet index segment (with their lookup keys), the
     /// other records beside it, an index record in the ledger committing to the files'
-    /// hashes, then [`ledger::Ledger::externalize`], which checks that the files reproduce
-    /// every record byte for byte before it removes the segment file and its level-0
-    /// tiles. `on_segment` is called after each segment (for progress).
+    /// hashes, then the ledger externalizes the segment once the files were shown to
+    /// reproduce every record byte for byte (it removes the segment file and its level-0
+    /// tiles). [`Store::compaction_job`] and [`Store::commit_compaction`] one segment after
+    /// another, on this thread. `on_segment` is called after each segment (for progress).
     pub fn compact(
         &mut self,
         now: std::time::SystemTime,
         mut on_segment: impl FnMut(&Compaction),
     ) -> Result<Compaction, StoreError> {
-        std::fs::create_dir_all(segments_dir(&self.root)).map_err(|source| StoreError::Io {
-            path: segments_dir(&self.root),
-            source,
-        })?;
-        let existing: std::collections::BTreeMap<u64, IndexFiles> = segment_files(&self.root)?
-            .into_iter()
-            .map(|files| (files.first_seq, files))
-            .collect();
         let mut done = Compaction::default();
-        // The index records appended on the way may seal further segments: go again.
-        let mut pending = self.compactable();
-        while !pending.is_empty() {
-            for segment in pending {
-                self.compact_segment(&segment, &existing, now, &mut done)?;
-                on_segment(&done);
-            }
-            pending = self.compactable();
+        // The index records appended on the way may seal further segments: they are
+        // compacted too.
+        while self.compact_one(now, &mut done)? {
+            on_segment(&done);
         }
         Ok(done)
     }
 
-    /// Compacts at most one sealed segment (the oldest still in its row form), for a
-    /// server that compacts while idle; returns whether one was compacted.
+    /// Compacts at most one sealed segment (the oldest still in its row form), on this
+    /// thread; returns whether one was compacted.
     pub fn compact_next(&mut self, now: std::time::SystemTime) -> Result<bool, StoreError> {
-        let Some(segment) = self.compactable().into_iter().next() else {
-            return Ok(false);
-        };
-        std::fs::create_dir_all(segments_dir(&self.root)).map_err(|source| StoreError::Io {
-            path: segments_dir(&self.root),
-            source,
-        })?;
-        let existing: std::collections::BTreeMap<u64, IndexFiles> = segment_files(&self.root)?
-            .into_iter()
-            .filter(|files| files.first_seq == segment.first_seq)
-            .map(|files| (files.first_seq, files))
-            .collect();
-        self.compact_segment(&segment, &existing, now, &mut Compaction::default())?;
-        Ok(true)
+        self.compact_one(now, &mut Compaction::default())
     }
 
-    fn compact_segment(
+    fn compact_one(
         &mut self,
-        segment: &ledger::SegmentInfo,
-        existing: &std::collections::BTreeMap<u64, IndexFiles>,
         now: std::time::SystemTime,
         done: &mut Compaction,
-    ) -> Result<(), StoreError> {
-        {
-            let end = segment.first_seq + segment.record_count;
-            let events = match existing.get(&segment.first_seq) {
-                // Written before a crash; its index record is in the ledger.
-                Some(files) if files.end_seq == end => None,
-                _ => {
-                    let mut events: Vec<(u64, AuditEvent)> = Vec::new();
-                    let mut others: Vec<(u64, Vec<u8>)> = Vec::new();
-                    for item in self.ledger.records(segment.first_seq..end) {
-                        let (seq, record) = item?;
-                        match read_event(seq, &record)? {
-                            Some(event) => events.push((seq, event)),
-                            None => others.push((seq, record)),
-                        }
-                    }
-                    let files = IndexFiles::new(&self.root, segment.first_seq, end);
-                    let record = write_segment_files(&files, &events, &others)?;
-                    self.ledger.append_batch(&[record.to_record()], now)?;
-                    done.index_bytes +=
-                        file_len(&files.parquet) + file_len(&files.keys) + file_len(&files.extra);
-                    Some(events.len() as u64)
-                }
-            };
-            self.ledger.externalize(segment.first_seq, now)?;
-            done.segments += 1;
-            done.events += events.unwrap_or(0);
-            done.ledger_bytes += segment.file_len;
+    ) -> Result<bool, StoreError> {
+        let Some(job) = self.compaction_job()? else {
+            return Ok(false);
+        };
+        let path = job.segment.info().path.clone();
+        let compacted = job.run(&AtomicBool::new(false))?;
+        // Nothing else changes the ledger on this thread meanwhile.
+        let one = self
+            .commit_compaction(compacted, now)?
+            .ok_or(StoreError::Ledger(ledger::Error::SegmentChanged { path }))?;
+        done.add(&one);
+        Ok(true)
+    }
+}
+
+/// Recovers the compactions a crash interrupted, when a store opens: empties the staging
+/// directory; removes index files in place for a row-form segment that no index record
+/// vouches for (moved in, but the record not appended: they are written again); and returns
+/// the index records of row-form segments (appended, but the segment not externalized:
+/// [`Store::compaction_job`] checks those files instead of writing them).
+pub(crate) fn recover_compactions(
+    root: &Path,
+    ledger: &ledger::Ledger,
+    index_records: Vec<IndexRecord>,
+) -> Result<BTreeMap<u64, IndexRecord>, StoreError> {
+    let staging = staging_dir(root);
+    match std::fs::read_dir(&staging) {
+        Ok(entries) => {
+            for entry in entries {
+                let path = entry
+                    .map_err(|source| StoreError::Io {
+                        path: staging.clone(),
+                        source,
+                    })?
+                    .path();
+                std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
+            }
         }
-        Ok(())
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: staging,
+                source,
+            });
+        }
+    }
+    let row_form: BTreeMap<u64, u64> = ledger
+        .segments()
+        .into_iter()
+        .filter(|segment| segment.sealed && !segment.external)
+        .map(|segment| (segment.first_seq, segment.first_seq + segment.record_count))
+        .collect();
+    let pending: BTreeMap<u64, IndexRecord> = index_records
+        .into_iter()
+        .filter(|record| row_form.get(&record.first_seq) == Some(&record.end_seq))
+        .map(|record| (record.first_seq, record))
+        .collect();
+    let mut removed = false;
+    for files in segment_files(root)? {
+        let row_form_range = row_form.get(&files.first_seq) == Some(&files.end_seq);
+        if row_form_range && !pending.contains_key(&files.first_seq) {
+            for path in [&files.parquet, &files.keys, &files.extra] {
+                match std::fs::remove_file(path) {
+                    Ok(()) => removed = true,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            path: path.clone(),
+                            source,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if removed {
+        let directory = segments_dir(root);
+        File::open(&directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|source| StoreError::Io {
+                path: directory,
+                source,
+            })?;
+    }
+    Ok(pending)
+}
+
+/// Checks that the files of a segment whose index record is in the ledger are the ones it
+/// commits to.
+fn check_recorded_files(files: &IndexFiles, record: &IndexRecord) -> Result<(), StoreError> {
+    let mut checks = vec![
+        (&files.parquet, Some(&record.parquet_sha256)),
+        (&files.keys, Some(&record.keys_sha256)),
+    ];
+    if record.v == 2 {
+        checks.push((&files.extra, record.extra_sha256.as_ref()));
+    }
+    for (path, expected) in checks {
+        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if expected != Some(&hex(&Sha256::digest(&bytes))) {
+            return Err(StoreError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(
+                    "does not match the SHA-256 its index record commits to; run verify",
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn files_len(files: &IndexFiles) -> u64 {
+    file_len(&files.parquet) + file_len(&files.keys) + file_len(&files.extra)
+}
+
+/// Removes a segment's index files, as far as they exist (cleanup: errors are ignored, and
+/// what stays is removed when the store opens next).
+fn remove_files(files: &IndexFiles) {
+    for path in [&files.parquet, &files.keys, &files.extra] {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -378,20 +674,26 @@ fn decode_extra(bytes: &[u8], first: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)
 /// records in sequence order. What the ledger hashes from these must equal what it signed.
 #[derive(Debug, Clone)]
 pub(crate) struct ColumnarRecords {
-    root: PathBuf,
+    /// The directory of the index files (`index/segments/`, or the staging directory for a
+    /// compaction's check before the files are committed).
+    dir: PathBuf,
 }
 
 impl ColumnarRecords {
     pub(crate) fn new(root: &Path) -> ColumnarRecords {
+        ColumnarRecords::in_dir(&segments_dir(root))
+    }
+
+    pub(crate) fn in_dir(dir: &Path) -> ColumnarRecords {
         ColumnarRecords {
-            root: root.to_owned(),
+            dir: dir.to_owned(),
         }
     }
 
     /// The records of `first .. end` that are not events (kept in `.extra`), with their
     /// sequence numbers.
     pub(crate) fn others(&self, first: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, String> {
-        let files = IndexFiles::new(&self.root, first, end);
+        let files = IndexFiles::in_dir(&self.dir, first, end);
         let extra = std::fs::read(&files.extra)
             .map_err(|error| format!("{}: {error}", files.extra.display()))?;
         decode_extra(&extra, first, end)
@@ -406,7 +708,7 @@ impl ColumnarRecords {
     /// Records `first .. end`, in order, decoded from the Parquet file one batch of rows at
     /// a time.
     pub(crate) fn iter(&self, first: u64, end: u64) -> Result<ColumnarIter, String> {
-        let files = IndexFiles::new(&self.root, first, end);
+        let files = IndexFiles::in_dir(&self.dir, first, end);
         let others = self.others(first, end)?;
         let events = index::Segment::open(&files.parquet)
             .and_then(|segment| segment.event_batches(index::limits::READ_BATCH_ROWS))
@@ -697,4 +999,234 @@ pub fn open_dataset(root: &Path) -> Result<index::Dataset, StoreError> {
             path: root.to_owned(),
             source: std::io::Error::other(error.to_string()),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use crate::{IndexRecord, Prepared, PruneCriteria, Store, StoreOptions};
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_760_000_000)
+    }
+
+    fn options() -> StoreOptions {
+        StoreOptions {
+            origin: Some("test.example/store".to_owned()),
+            ..StoreOptions::default()
+        }
+    }
+
+    /// A store of small segments holding `batches` batches of 100 events.
+    fn small_store(dir: &Path, batches: u64) -> Store {
+        std::fs::write(
+            dir.join("store.json"),
+            r#"{"format":"auditrail-store","version":3,"origin":"test.example/store","segment_bytes":8192}"#,
+        )
+        .unwrap();
+        let mut store = Store::open(dir, options(), now()).unwrap();
+        let events: Vec<event::AuditEvent> =
+            synth::Generator::new(21, synth::SynthConfig::default())
+                .take(usize::try_from(batches).unwrap() * 100)
+                .collect();
+        for chunk in events.chunks(100) {
+            store.append(&Prepared::from_events(chunk), now()).unwrap();
+        }
+        assert!(store.compactable().len() >= 3, "{:?}", store.compactable());
+        store
+    }
+
+    fn intact(dir: &Path) {
+        let report = crate::verify(dir, &ledger::VerifyOptions::default()).unwrap();
+        assert!(report.is_intact(), "{:?}", report.findings);
+    }
+
+    fn staged(dir: &Path) -> usize {
+        std::fs::read_dir(super::staging_dir(dir)).map_or(0, |entries| entries.count())
+    }
+
+    fn index_records_for(store: &Store, first: u64) -> usize {
+        store
+            .ledger()
+            .records(0..store.ledger().tree_size())
+            .filter_map(|item| IndexRecord::parse(&item.unwrap().1))
+            .filter(|record| record.first_seq == first)
+            .count()
+    }
+
+    /// The heavy part runs on another thread while the store appends; the commit only moves
+    /// files, appends the index record and externalizes; queries see every event once.
+    #[test]
+    fn a_job_runs_beside_appends_and_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = small_store(dir.path(), 10);
+        let job = store.compaction_job().unwrap().unwrap();
+        let first = job.first_seq();
+        let running = std::thread::spawn(move || job.run(&AtomicBool::new(false)));
+        let more: Vec<event::AuditEvent> =
+            synth::Generator::new(22, synth::SynthConfig::default())
+                .take(300)
+                .collect();
+        store.append(&Prepared::from_events(&more), now()).unwrap();
+        let compacted = running.join().unwrap().unwrap();
+        assert_eq!(compacted.first_seq(), first);
+        assert!(compacted.events() > 0);
+        // Staged files are seen by neither queries nor verify before the commit.
+        assert!(super::segment_files(dir.path()).unwrap().is_empty());
+        assert_eq!(staged(dir.path()), 3);
+        let done = store.commit_compaction(compacted, now()).unwrap().unwrap();
+        assert_eq!(done.segments, 1);
+        assert_eq!(staged(dir.path()), 0);
+        assert!(store.ledger().segments()[0].external);
+        assert_eq!(index_records_for(&store, first), 1);
+        store.compact(now(), |_| {}).unwrap();
+        let tree_size = store.ledger().tree_size();
+        let stored = store
+            .ledger()
+            .records(0..tree_size)
+            .filter(|item| {
+                let (seq, record) = item.as_ref().unwrap();
+                crate::read_event(*seq, record).unwrap().is_some()
+            })
+            .count();
+        store.close(now()).unwrap();
+        let events = crate::open_dataset(dir.path())
+            .unwrap()
+            .query(&index::Filter::default(), usize::MAX)
+            .unwrap()
+            .events;
+        let mut seqs: Vec<u64> = events.iter().map(|(seq, _)| *seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), events.len(), "no event twice");
+        assert_eq!(events.len(), stored);
+        assert!(stored >= 1000);
+        intact(dir.path());
+    }
+
+    /// A finished job whose segment was compacted or pruned meanwhile is discarded, leaving
+    /// the files that count untouched.
+    #[test]
+    fn commit_is_refused_when_the_segment_changed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = small_store(dir.path(), 10);
+        let never = AtomicBool::new(false);
+        let late = store.compaction_job().unwrap().unwrap().run(&never).unwrap();
+        assert!(store.compact_next(now()).unwrap());
+        assert!(store.commit_compaction(late, now()).unwrap().is_none());
+        assert_eq!(staged(dir.path()), 0);
+        let late = store.compaction_job().unwrap().unwrap().run(&never).unwrap();
+        let pruned = late.first_seq();
+        let plan = store
+            .plan_prune(&PruneCriteria {
+                before: Some(event::Timestamp::from_unix_nanos(i64::MAX)),
+                max_bytes: None,
+            })
+            .unwrap();
+        assert!(plan.before_seq > pruned, "{plan:?}");
+        store.prune(&plan, "test", now()).unwrap().unwrap();
+        assert!(store.commit_compaction(late, now()).unwrap().is_none());
+        assert_eq!(staged(dir.path()), 0);
+        store.compact(now(), |_| {}).unwrap();
+        store.close(now()).unwrap();
+        intact(dir.path());
+    }
+
+    /// A crash after the files were staged: the store opens with an empty staging directory,
+    /// compacts again and verifies.
+    #[test]
+    fn crash_with_files_staged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = small_store(dir.path(), 6);
+        let job = store.compaction_job().unwrap().unwrap();
+        job.run(&AtomicBool::new(false)).unwrap();
+        assert_eq!(staged(dir.path()), 3);
+        drop(store);
+        intact(dir.path());
+        let mut store = Store::open(dir.path(), options(), now()).unwrap();
+        assert_eq!(staged(dir.path()), 0);
+        store.compact(now(), |_| {}).unwrap();
+        store.close(now()).unwrap();
+        intact(dir.path());
+    }
+
+    /// A crash after the files were moved into place but before the index record was
+    /// appended: nothing vouches for them, so the store that opens removes them (verify
+    /// passes), and compacts the segment again.
+    #[test]
+    fn crash_with_files_in_place_but_no_index_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = small_store(dir.path(), 6);
+        let job = store.compaction_job().unwrap().unwrap();
+        let first = job.first_seq();
+        let done = job.run(&AtomicBool::new(false)).unwrap();
+        let end = done.checked.info().first_seq + done.checked.info().record_count;
+        store.place_files(first, end).unwrap();
+        assert_eq!(super::segment_files(dir.path()).unwrap().len(), 1);
+        drop(store);
+        let mut store = Store::open(dir.path(), options(), now()).unwrap();
+        assert!(super::segment_files(dir.path()).unwrap().is_empty());
+        intact(dir.path());
+        store.compact(now(), |_| {}).unwrap();
+        assert_eq!(index_records_for(&store, first), 1);
+        store.close(now()).unwrap();
+        intact(dir.path());
+    }
+
+    /// A crash after the index record was appended but before the segment was externalized:
+    /// the files are vouched for (verify passes), and the next compaction of the segment
+    /// checks them instead of writing new ones, appending no second index record.
+    #[test]
+    fn crash_with_index_record_but_not_externalized() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = small_store(dir.path(), 6);
+        let job = store.compaction_job().unwrap().unwrap();
+        let first = job.first_seq();
+        let done = job.run(&AtomicBool::new(false)).unwrap();
+        let end = done.checked.info().first_seq + done.checked.info().record_count;
+        store.place_files(first, end).unwrap();
+        store
+            .ledger
+            .append_batch(&[done.record.to_record()], now())
+            .unwrap();
+        let parquet = std::fs::read(super::IndexFiles::new(dir.path(), first, end).parquet).unwrap();
+        drop(store);
+        let mut store = Store::open(dir.path(), options(), now()).unwrap();
+        assert!(!store.ledger().segments()[0].external);
+        intact(dir.path());
+        let job = store.compaction_job().unwrap().unwrap();
+        assert!(job.recorded.is_some());
+        let done = job.run(&AtomicBool::new(false)).unwrap();
+        assert!(!done.staged);
+        store.commit_compaction(done, now()).unwrap().unwrap();
+        assert!(store.ledger().segments()[0].external);
+        assert_eq!(index_records_for(&store, first), 1);
+        assert_eq!(
+            std::fs::read(super::IndexFiles::new(dir.path(), first, end).parquet).unwrap(),
+            parquet
+        );
+        store.compact(now(), |_| {}).unwrap();
+        store.close(now()).unwrap();
+        intact(dir.path());
+    }
+
+    /// A cancelled job leaves nothing staged.
+    #[test]
+    fn a_cancelled_job_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = small_store(dir.path(), 4);
+        let error = store
+            .compaction_job()
+            .unwrap()
+            .unwrap()
+            .run(&AtomicBool::new(true))
+            .unwrap_err();
+        assert!(error.is_cancelled(), "{error}");
+        assert_eq!(staged(dir.path()), 0);
+    }
 }

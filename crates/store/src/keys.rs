@@ -64,7 +64,13 @@ pub struct KeyRepair {
 }
 
 /// The keys of every event stored in `ledger` (whose data directory is `root`).
-pub(crate) fn load(root: &Path, ledger: &Ledger) -> Result<(KeySet, KeyRepair), StoreError> {
+/// `on_other` is called with every record in row form that is not an event (heartbeats,
+/// prune and index records).
+pub(crate) fn load(
+    root: &Path,
+    ledger: &Ledger,
+    on_other: &mut dyn FnMut(&[u8]),
+) -> Result<(KeySet, KeyRepair), StoreError> {
     let segments = ledger.segments();
     let external: Vec<&SegmentInfo> = segments.iter().filter(|s| s.external).collect();
     let threads = std::thread::available_parallelism()
@@ -104,9 +110,12 @@ pub(crate) fn load(root: &Path, ledger: &Ledger) -> Result<(KeySet, KeyRepair), 
         let end = segment.first_seq + segment.record_count;
         for item in ledger.records(segment.first_seq.max(first)..end) {
             let (seq, record) = item?;
-            if let Some(event) = read_event(seq, &record)? {
-                set.insert(key(&event));
-                repair.keys_rebuilt += 1;
+            match read_event(seq, &record)? {
+                Some(event) => {
+                    set.insert(key(&event));
+                    repair.keys_rebuilt += 1;
+                }
+                None => on_other(&record),
             }
         }
     }

@@ -60,7 +60,8 @@ mod records;
 mod verify;
 
 pub use columns::{
-    Compaction, IndexFiles, IndexRecord, open_dataset, segment_files as index_segment_files,
+    CompactedSegment, Compaction, CompactionJob, IndexFiles, IndexRecord, open_dataset,
+    segment_files as index_segment_files,
 };
 pub use identity::{Key, NO_KEY, id_key, key};
 pub use keys::KeyRepair;
@@ -125,6 +126,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the operation stopped because the caller cancelled it (a compaction stopped
+    /// by a shutdown), not because something failed.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, StoreError::Ledger(ledger::Error::Cancelled))
+    }
+}
+
 /// How to open a store.
 #[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
@@ -159,6 +168,10 @@ pub struct Store {
     keys: KeySet,
     quarantine: Quarantine,
     repair: KeyRepair,
+    /// Index records in the ledger for segments still in row form: a compaction appended
+    /// the record but was stopped before the ledger externalized the segment (see
+    /// `columns::recover_compactions`).
+    index_pending: std::collections::BTreeMap<u64, columns::IndexRecord>,
     _lock: File,
 }
 
@@ -286,7 +299,13 @@ impl Store {
         let storage = Arc::new(FileStorage::new(root.join("ledger")));
         let ledger = Ledger::open(storage, config)?;
         columns::remove_unrecorded_files(root, ledger.tree_size())?;
-        let (keys, repair) = keys::load(root, &ledger)?;
+        let mut index_records = Vec::new();
+        let (keys, repair) = keys::load(root, &ledger, &mut |record| {
+            if let Some(index_record) = columns::IndexRecord::parse(record) {
+                index_records.push(index_record);
+            }
+        })?;
+        let index_pending = columns::recover_compactions(root, &ledger, index_records)?;
         let quarantine = Quarantine::new(&root.join("quarantine.jsonl"));
         let mut store = Store {
             root: root.to_owned(),
@@ -295,6 +314,7 @@ impl Store {
             keys,
             quarantine,
             repair,
+            index_pending,
             _lock: lock,
         };
         if store.ledger.latest_checkpoint().is_none() && store.ledger.tree_size() == 0 {
@@ -515,7 +535,9 @@ impl Store {
         }
         let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
         columns::remove_pruned_segments(&self.root, outcome.before_seq)?;
-        (self.keys, self.repair) = keys::load(&self.root, &self.ledger)?;
+        (self.keys, self.repair) = keys::load(&self.root, &self.ledger, &mut |_| {})?;
+        let first = self.ledger.first_seq();
+        self.index_pending.retain(|start, _| *start >= first);
         self.append_prune_log(&outcome, reason, now)?;
         Ok(Some(outcome))
     }

@@ -34,8 +34,17 @@ pub(crate) fn scan_with(
         {
             continue;
         }
-        let Ok(bytes) = std::fs::read(path) else {
-            break;
+        let (bytes, path) = match std::fs::read(path) {
+            Ok(bytes) => (bytes, path.clone()),
+            // Compacted since the listing (a server beside this reader): its stub was
+            // written before the segment file was removed.
+            Err(_) => {
+                let stub = path.with_file_name(ledger::segment::external_file_name(*first));
+                let Ok(bytes) = std::fs::read(&stub) else {
+                    break;
+                };
+                (bytes, stub)
+            }
         };
         if path.extension().is_some_and(|extension| extension == "ext") {
             // Externalized: the records are in the index segment's files.
@@ -120,12 +129,16 @@ pub(crate) fn segment_files(directory: &Path) -> Result<Vec<(u64, PathBuf)>, Sto
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if let Some(first) = ledger::segment::parse_segment_file_name(name)
-            .or_else(|| ledger::segment::parse_external_file_name(name))
-        {
-            files.push((first, path));
+        if let Some(first) = ledger::segment::parse_external_file_name(name) {
+            files.push((first, true, path));
+        } else if let Some(first) = ledger::segment::parse_segment_file_name(name) {
+            files.push((first, false, path));
         }
     }
-    files.sort();
-    Ok(files)
+    // A segment being externalized beside this reader may have its stub and its file at
+    // once: one copy of its records is read, from the stub's index files (written and
+    // checked before the stub).
+    files.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    files.dedup_by_key(|(first, _, _)| *first);
+    Ok(files.into_iter().map(|(first, _, path)| (first, path)).collect())
 }

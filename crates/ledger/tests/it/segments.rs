@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use crate::{at, config_small_segments, record};
 use ledger::{
@@ -208,4 +209,92 @@ fn appended_external_segments_prove_reopen_and_verify() {
     source.0.lock().unwrap().get_mut(&1010).unwrap()[7] = b"edited".to_vec();
     let report = verify_with(&storage, &VerifyOptions::default(), Some(source.as_ref())).unwrap();
     assert!(!report.is_intact());
+}
+
+/// The comparison of `externalize` made off the ledger's thread (`check_sealed` over a
+/// `SealedSegment` reader that borrows nothing) while the ledger appends, then committed by
+/// `externalize_checked` without comparing again; a wrong copy is refused by the check, and
+/// a proof is refused once its segment was externalized or pruned meanwhile.
+#[test]
+fn checked_externalization_runs_beside_appends() {
+    let (storage, all, segments) = build();
+    let source = Arc::new(Shared(std::sync::Mutex::new(BTreeMap::new())));
+    for segment in segments.iter().filter(|s| s.sealed) {
+        let range = segment.first_seq as usize..(segment.first_seq + segment.record_count) as usize;
+        source
+            .0
+            .lock()
+            .unwrap()
+            .insert(segment.first_seq, all[range].to_vec());
+    }
+    let never = AtomicBool::new(false);
+    let mut ledger = Ledger::open(Arc::new(storage.clone()), with_source(&source)).unwrap();
+    let last = segments.last().unwrap();
+    assert!(ledger.sealed_segment(last.first_seq).is_err(), "active");
+    // Checked on another thread while the ledger appends.
+    let reader = ledger.sealed_segment(segments[0].first_seq).unwrap();
+    assert_eq!(reader.info(), &segments[0]);
+    let checking = {
+        let source = Arc::clone(&source);
+        std::thread::spawn(move || {
+            let records: Vec<Vec<u8>> = reader.records().map(|r| r.unwrap().1).collect();
+            let checked = ledger::check_sealed(&reader, source.as_ref(), &AtomicBool::new(false));
+            (records, checked)
+        })
+    };
+    let more: Vec<Vec<u8>> = (0..50).map(|i| record(5000 + i, 100)).collect();
+    ledger.append_batch(&more, at(300)).unwrap();
+    let (read, checked) = checking.join().unwrap();
+    assert_eq!(read, all[..segments[0].record_count as usize]);
+    let checked = checked.unwrap();
+    assert_eq!(checked.info(), &segments[0]);
+    ledger.externalize_checked(checked, at(301)).unwrap();
+    assert!(ledger.segments()[0].external);
+    // A copy that differs fails the check; nothing changes.
+    let wrong = segments[1].first_seq;
+    let saved = source.0.lock().unwrap().get(&wrong).unwrap().clone();
+    source.0.lock().unwrap().get_mut(&wrong).unwrap()[3] = b"not it".to_vec();
+    let reader = ledger.sealed_segment(wrong).unwrap();
+    assert!(ledger::check_sealed(&reader, source.as_ref(), &never).is_err());
+    source.0.lock().unwrap().insert(wrong, saved);
+    // Cancelled checks stop.
+    assert!(matches!(
+        ledger::check_sealed(&reader, source.as_ref(), &AtomicBool::new(true)),
+        Err(Error::Cancelled)
+    ));
+    // A proof for a segment externalized meanwhile is refused.
+    let checked = ledger::check_sealed(&reader, source.as_ref(), &never).unwrap();
+    ledger.externalize(wrong, at(302)).unwrap();
+    assert!(matches!(
+        ledger.externalize_checked(checked, at(303)),
+        Err(Error::SegmentChanged { .. })
+    ));
+    // And one for a segment pruned meanwhile.
+    let third = segments[2].first_seq;
+    let reader = ledger.sealed_segment(third).unwrap();
+    let checked = ledger::check_sealed(&reader, source.as_ref(), &never).unwrap();
+    ledger
+        .prune(segments[3].first_seq, "test", at(304))
+        .unwrap();
+    assert!(matches!(
+        ledger.externalize_checked(checked, at(305)),
+        Err(Error::SegmentChanged { .. })
+    ));
+    // A reader of a pruned segment fails instead of yielding anything.
+    assert!(reader.records().any(|r| r.is_err()));
+    let expected: Vec<Vec<u8>> = all[segments[3].first_seq as usize..]
+        .iter()
+        .cloned()
+        .chain(more)
+        .collect();
+    let from = ledger.first_seq();
+    let read: Vec<Vec<u8>> = ledger
+        .records(from..u64::MAX)
+        .map(|r| r.unwrap().1)
+        .filter(|r| ledger::PruneRecord::parse(r).is_none())
+        .collect();
+    assert_eq!(read, expected);
+    ledger.close(at(306)).unwrap();
+    let report = verify_with(&storage, &VerifyOptions::default(), Some(source.as_ref())).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
 }
