@@ -1634,8 +1634,7 @@ impl Iterator for SealedSegmentRecords<'_> {
             self.block += 1;
             let loaded = read_block_records(self.segment.storage.as_ref(), &info.path, block)
                 .and_then(|records| {
-                    if block.first_seq == self.next
-                        && records.len() == block.record_count as usize
+                    if block.first_seq == self.next && records.len() == block.record_count as usize
                     {
                         Ok(records)
                     } else {
@@ -1691,8 +1690,7 @@ pub fn check_sealed(
     let mut theirs = source.records(info)?;
     for (index, item) in segment.records().enumerate() {
         let (seq, ours) = item?;
-        if index % CANCEL_CHECK_RECORDS == 0 && cancel.load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if index % CANCEL_CHECK_RECORDS == 0 && cancel.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
         let same = match theirs.next() {

@@ -1068,10 +1068,9 @@ mod tests {
         let job = store.compaction_job().unwrap().unwrap();
         let first = job.first_seq();
         let running = std::thread::spawn(move || job.run(&AtomicBool::new(false)));
-        let more: Vec<event::AuditEvent> =
-            synth::Generator::new(22, synth::SynthConfig::default())
-                .take(300)
-                .collect();
+        let more: Vec<event::AuditEvent> = synth::Generator::new(22, synth::SynthConfig::default())
+            .take(300)
+            .collect();
         store.append(&Prepared::from_events(&more), now()).unwrap();
         let compacted = running.join().unwrap().unwrap();
         assert_eq!(compacted.first_seq(), first);
@@ -1116,11 +1115,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = small_store(dir.path(), 10);
         let never = AtomicBool::new(false);
-        let late = store.compaction_job().unwrap().unwrap().run(&never).unwrap();
+        let late = store
+            .compaction_job()
+            .unwrap()
+            .unwrap()
+            .run(&never)
+            .unwrap();
         assert!(store.compact_next(now()).unwrap());
         assert!(store.commit_compaction(late, now()).unwrap().is_none());
         assert_eq!(staged(dir.path()), 0);
-        let late = store.compaction_job().unwrap().unwrap().run(&never).unwrap();
+        let late = store
+            .compaction_job()
+            .unwrap()
+            .unwrap()
+            .run(&never)
+            .unwrap();
         let pruned = late.first_seq();
         let plan = store
             .plan_prune(&PruneCriteria {
@@ -1194,7 +1203,8 @@ mod tests {
             .ledger
             .append_batch(&[done.record.to_record()], now())
             .unwrap();
-        let parquet = std::fs::read(super::IndexFiles::new(dir.path(), first, end).parquet).unwrap();
+        let parquet =
+            std::fs::read(super::IndexFiles::new(dir.path(), first, end).parquet).unwrap();
         drop(store);
         let mut store = Store::open(dir.path(), options(), now()).unwrap();
         assert!(!store.ledger().segments()[0].external);

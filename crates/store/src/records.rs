@@ -140,5 +140,8 @@ pub(crate) fn segment_files(directory: &Path) -> Result<Vec<(u64, PathBuf)>, Sto
     // checked before the stub).
     files.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     files.dedup_by_key(|(first, _, _)| *first);
-    Ok(files.into_iter().map(|(first, _, path)| (first, path)).collect())
+    Ok(files
+        .into_iter()
+        .map(|(first, _, path)| (first, path))
+        .collect())
 }
