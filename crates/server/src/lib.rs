@@ -29,6 +29,7 @@ mod audit;
 pub mod auth;
 mod clock;
 mod collectors;
+mod compactor;
 pub mod config;
 mod error;
 mod ingest;

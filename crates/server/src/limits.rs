@@ -66,6 +66,21 @@ const _: () = assert!(QUEUE_BATCHES_MAX <= INGEST_CONCURRENT_MAX);
 /// while the server runs take effect within this time).
 pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Compactions handed from the writer to the background compactor at once: one segment is
+/// converted at a time (its events are in memory while it is), oldest first.
+pub const COMPACTION_JOBS_MAX: usize = 1;
+
+/// Finished compactions waiting for the writer to commit them, at most (the writer hands
+/// out the next job only after committing the last, so this never fills).
+pub const COMPACTIONS_DONE_MAX: usize = 1;
+
+/// How long the writer waits for a batch before it looks at the compactor again when
+/// nothing arrives (a finished compaction is committed within this time on an idle server).
+pub const WRITER_IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// After a failed compaction, how long before the same segment is tried again.
+pub const COMPACTION_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// How long a collector waits before offering its batch again to a full writer queue.
 pub const SUBMIT_RETRY: Duration = Duration::from_millis(10);
 

@@ -134,6 +134,19 @@ pub struct Metrics {
     pub ledger_bytes: Gauge,
     /// Batches waiting for the writer.
     pub queue_batches: Gauge,
+    /// Time the writer spends committing one finished compaction (index files moved into
+    /// place, index record appended, segment externalized).
+    pub compaction_commit_seconds: Histogram,
+    /// Time the background compactor spends on one segment (read, convert, write, compare).
+    pub compaction_seconds: Histogram,
+    /// Ledger segments converted to the columnar index.
+    pub compacted_segments: Counter,
+    /// Events in the segments converted.
+    pub compacted_events: Counter,
+    /// Compactions that failed (the segment stays in row form and is tried again).
+    pub compaction_failures: Counter,
+    /// Sealed ledger segments still in row form, waiting to be compacted.
+    pub compaction_pending_segments: Gauge,
     /// Ingest requests between body and acknowledgement.
     pub ingest_in_flight: Gauge,
     /// Per-source metrics of the collectors (`auditrail_collector_*`).
@@ -177,6 +190,12 @@ impl Metrics {
             ledger_tree_size: Gauge::default(),
             ledger_bytes: Gauge::default(),
             queue_batches: Gauge::default(),
+            compaction_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
+            compaction_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            compacted_segments: Counter::default(),
+            compacted_events: Counter::default(),
+            compaction_failures: Counter::default(),
+            compaction_pending_segments: Gauge::default(),
             ingest_in_flight: Gauge::default(),
             collectors: collect::CollectorMetrics::default(),
             query_seconds: Family::new_with_constructor(query_histogram),
@@ -260,6 +279,36 @@ impl Metrics {
             "auditrail_queue_batches",
             "Batches waiting for the writer",
             metrics.queue_batches.clone(),
+        );
+        r.register(
+            "auditrail_compaction_commit_seconds",
+            "Time the writer spends committing one compacted segment: index files moved into place, index record appended, segment externalized",
+            metrics.compaction_commit_seconds.clone(),
+        );
+        r.register(
+            "auditrail_compaction_seconds",
+            "Time the background compactor spends on one segment: read, convert to Parquet, write durably, compare every record",
+            metrics.compaction_seconds.clone(),
+        );
+        r.register(
+            "auditrail_compacted_segments",
+            "Sealed ledger segments converted to the columnar index",
+            metrics.compacted_segments.clone(),
+        );
+        r.register(
+            "auditrail_compacted_events",
+            "Events in the ledger segments converted to the columnar index",
+            metrics.compacted_events.clone(),
+        );
+        r.register(
+            "auditrail_compaction_failures",
+            "Compactions that failed; the segment stays in row form and is tried again",
+            metrics.compaction_failures.clone(),
+        );
+        r.register(
+            "auditrail_compaction_pending_segments",
+            "Sealed ledger segments still in row form, waiting to be compacted",
+            metrics.compaction_pending_segments.clone(),
         );
         r.register(
             "auditrail_ingest_in_flight",

@@ -14,7 +14,11 @@
 //! - The queue is bounded ([`IngestQueue::try_submit`] never blocks): a full queue is
 //!   overload, answered before anything is accepted.
 //! - [`Message::Stop`] comes after every job of a shutdown; the writer stores all jobs
-//!   before it, then closes the store (final checkpoint).
+//!   before it, stops the compactor, then closes the store (final checkpoint).
+//!
+//! Compaction: sealed ledger segments are converted to the columnar index by the background
+//! [`Compactor`], whatever the load; the writer only commits each finished one between
+//! batches (milliseconds), and looks at the compactor at least every [`WRITER_IDLE_POLL`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,9 +31,11 @@ use store::{EventProof, Prepared, QuarantineEntry, Store};
 use tokio::sync::oneshot;
 
 use crate::clock;
+use crate::compactor::Compactor;
 use crate::error::ServerError;
 use crate::limits::{
     GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_EVENTS_MAX, PROOF_EVENTS_MAX, SUBMIT_RETRY,
+    WRITER_IDLE_POLL,
 };
 use crate::metrics::{FormatLabels, LabelCounts, Metrics};
 use crate::stream::Hub;
@@ -150,42 +156,39 @@ impl IngestQueue {
     }
 }
 
-/// Starts the writer thread on `store`.
+/// Starts the writer thread on `store`, and the compactor thread beside it.
 pub(crate) fn spawn_writer(
     store: Store,
     receiver: Receiver<Message>,
     metrics: Arc<Metrics>,
     hub: Hub,
 ) -> Result<JoinHandle<Result<(), ServerError>>, ServerError> {
+    let compactor = Compactor::spawn()?;
     std::thread::Builder::new()
         .name("auditrail-writer".to_owned())
-        .spawn(move || write_loop(store, &receiver, &metrics, &hub))
+        .spawn(move || write_loop(store, compactor, &receiver, &metrics, &hub))
         .map_err(ServerError::Runtime)
 }
 
-/// How long the writer waits for a batch before it compacts a sealed segment instead.
-const COMPACT_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
-
 fn write_loop(
     mut store: Store,
+    mut compactor: Compactor,
     receiver: &Receiver<Message>,
     metrics: &Metrics,
     hub: &Hub,
 ) -> Result<(), ServerError> {
     update_ledger_gauges(&store, metrics);
+    compactor.poll(&mut store, metrics);
     let mut merged = Prepared::default();
     let mut jobs: Vec<Job> = Vec::new();
     let mut proofs: Vec<ProveJob> = Vec::new();
     let mut stopping = false;
     while !stopping {
-        let message = match receiver.recv_timeout(COMPACT_WHEN_IDLE_FOR) {
+        let message = match receiver.recv_timeout(WRITER_IDLE_POLL) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => {
-                // Idle: convert one sealed segment to the columnar index, the one copy of
-                // its events at rest (the rest of the way is queued behind new batches).
-                if let Err(error) = store.compact_next(clock::now()) {
-                    tracing::warn!(%error, "compacting a sealed segment failed; its events stay in the ledger's row form");
-                }
+                compactor.poll(&mut store, metrics);
+                update_ledger_gauges(&store, metrics);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -227,8 +230,12 @@ fn write_loop(
             // A handler that gave up waiting no longer listens.
             let _ = job.reply.send(answer);
         }
+        // Between batches, never waiting: commit a finished compaction, start the next.
+        compactor.poll(&mut store, metrics);
     }
     metrics.queue_batches.set(0);
+    compactor.stop(&mut store, metrics);
+    update_ledger_gauges(&store, metrics);
     store.close(clock::now())?;
     Ok(())
 }
@@ -348,8 +355,13 @@ fn update_ledger_gauges(store: &Store, metrics: &Metrics) {
     metrics
         .ledger_tree_size
         .set(i64::try_from(ledger.tree_size()).unwrap_or(i64::MAX));
-    let bytes: u64 = ledger.segments().iter().map(|s| s.file_len).sum();
+    let segments = ledger.segments();
+    let bytes: u64 = segments.iter().map(|s| s.file_len).sum();
     metrics
         .ledger_bytes
         .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    let row_form = segments.iter().filter(|s| s.sealed && !s.external).count();
+    metrics
+        .compaction_pending_segments
+        .set(i64::try_from(row_form).unwrap_or(i64::MAX));
 }

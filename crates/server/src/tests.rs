@@ -37,7 +37,10 @@ fn harness_with(limits: Limits, writer: bool) -> Harness {
 }
 
 fn harness_with_policy(limits: Limits, writer: bool, policy: Policy) -> Harness {
-    let data = tempfile::tempdir().unwrap();
+    harness_in(tempfile::tempdir().unwrap(), limits, writer, policy)
+}
+
+fn harness_in(data: tempfile::TempDir, limits: Limits, writer: bool, policy: Policy) -> Harness {
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_750_000_000);
     let tokens = Tokens::new(data.path());
     let (admin, _) = tokens.create(Role::Admin, Some("admin"), now).unwrap();
@@ -1105,4 +1108,118 @@ async fn sql_without_the_feature_says_so() {
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{text}");
     assert!(text.contains("without SQL support"), "{text}");
     h.finish();
+}
+
+/// Under continuous ingest (no idle gap at all) the background compactor converts sealed
+/// segments while batches keep being acknowledged; queries taken during the ingest and
+/// after it see every acknowledged event exactly once, and the trail verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_segments_are_compacted_while_ingest_continues() {
+    let data = tempfile::tempdir().unwrap();
+    // Small ledger segments (a few dozen events each), so that many seal during the test.
+    std::fs::write(
+        data.path().join("store.json"),
+        r#"{"format":"auditrail-store","version":3,"origin":"test.example/compact","segment_bytes":16384}"#,
+    )
+    .unwrap();
+    let h = harness_in(data, Limits::default(), true, Policy::permissive());
+    let stubs = |dir: &std::path::Path| {
+        std::fs::read_dir(dir.join("ledger/segments"))
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|extension| extension == "ext")
+            })
+            .count()
+    };
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut compacted_during_ingest = 0;
+    let mut checked_midway = false;
+    let mut batch = 0;
+    while batch < 2000 && (compacted_during_ingest < 8 || !checked_midway) {
+        let batch_ids = ids(&format!("b{batch}"), 50);
+        let (status, body) = h
+            .post(
+                "/api/v1/ingest/k8s",
+                Some(&h.ingest),
+                event_list(&batch_ids),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        acknowledged.extend(batch_ids);
+        batch += 1;
+        compacted_during_ingest = stubs(h.data.path());
+        if compacted_during_ingest >= 4 && !checked_midway {
+            // A query while compactions commit beside the ingest: everything acknowledged so
+            // far, exactly once.
+            let root = h.data.path().to_owned();
+            let events = tokio::task::spawn_blocking(move || {
+                store::open_dataset(&root)
+                    .unwrap()
+                    .query(&index::Filter::default(), usize::MAX)
+                    .unwrap()
+                    .events
+            })
+            .await
+            .unwrap();
+            let mut seen: Vec<&str> = events
+                .iter()
+                .map(|(_, event)| event.id.as_str())
+                .filter(|id| id.starts_with('b'))
+                .collect();
+            seen.sort_unstable();
+            let before = seen.len();
+            seen.dedup();
+            assert_eq!(seen.len(), before, "an event is listed twice");
+            let mut expected: Vec<&str> = acknowledged.iter().map(String::as_str).collect();
+            expected.sort_unstable();
+            assert_eq!(seen, expected);
+            checked_midway = true;
+        }
+    }
+    assert!(
+        compacted_during_ingest >= 8,
+        "only {compacted_during_ingest} segments compacted during {batch} batches without a pause"
+    );
+    // Once the ingest stops, the compactor catches up with what sealed meanwhile.
+    let mut waiting = f64::MAX;
+    for _ in 0..600 {
+        let (status, metrics) = h.get("/metrics", Some(&h.admin)).await;
+        assert_eq!(status, StatusCode::OK);
+        waiting = sample(&metrics, "auditrail_compaction_pending_segments", "").unwrap();
+        if waiting == 0.0 {
+            let committed = sample(&metrics, "auditrail_compacted_segments_total", "").unwrap();
+            assert!(committed >= 8.0, "{committed}");
+            let commits =
+                sample(&metrics, "auditrail_compaction_commit_seconds_count", "").unwrap();
+            assert!((commits - committed).abs() < 0.5, "{commits} commits timed");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting, 0.0, "sealed segments still in row form");
+    let (store, data) = h.finish();
+    assert!(store.compactable().is_empty(), "{:?}", store.compactable());
+    drop(store);
+    let events = store::open_dataset(data.path())
+        .unwrap()
+        .query(&index::Filter::default(), usize::MAX)
+        .unwrap()
+        .events;
+    let mut seen: Vec<&str> = events
+        .iter()
+        .map(|(_, event)| event.id.as_str())
+        .filter(|id| id.starts_with('b'))
+        .collect();
+    seen.sort_unstable();
+    let mut expected: Vec<&str> = acknowledged.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "every acknowledged event exactly once");
+    let report = store::verify(data.path(), &ledger::VerifyOptions::default()).unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert!(report.index_files_checked >= 24);
 }

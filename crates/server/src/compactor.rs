@@ -1,0 +1,187 @@
+//! The background compactor: one thread that converts sealed ledger segments to the columnar
+//! index while the writer goes on storing batches, so that `serve` compacts under sustained
+//! load (a busy cluster is never idle).
+//!
+//! The writer owns the [`Store`]; between batches it calls [`Compactor::poll`], which never
+//! waits: it commits a compaction the thread finished ([`Store::commit_compaction`]:
+//! milliseconds, measured as `auditrail_compaction_commit_seconds`) and hands the thread the
+//! next one ([`Store::compaction_job`]) over a bounded queue. The thread does the heavy part
+//! ([`CompactionJob::run`]: read the sealed segment's immutable file, decode, write the index
+//! files durably to a staging directory, compare every record they reproduce with the
+//! segment file).
+//!
+//! Invariants:
+//! - One compaction at a time, oldest segment first; only the writer changes the store.
+//! - A compaction that failed leaves its segment in row form (queries read it from there)
+//!   and is tried again after [`COMPACTION_RETRY_AFTER`].
+//! - [`Compactor::stop`] cancels the compaction under way and joins the thread; one that
+//!   finished is committed, one that was cancelled leaves nothing behind (its staged files
+//!   are removed, and a store that opens empties the staging directory).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use store::{CompactedSegment, CompactionJob, Store, StoreError};
+
+use crate::clock;
+use crate::error::ServerError;
+use crate::limits::{COMPACTION_JOBS_MAX, COMPACTION_RETRY_AFTER, COMPACTIONS_DONE_MAX};
+use crate::metrics::Metrics;
+
+/// A compaction the thread is done with.
+struct Finished {
+    first_seq: u64,
+    result: Result<CompactedSegment, StoreError>,
+    took: Duration,
+}
+
+/// The writer's handle on the compactor thread.
+pub(crate) struct Compactor {
+    jobs: Option<SyncSender<CompactionJob>>,
+    done: Receiver<Finished>,
+    thread: Option<JoinHandle<()>>,
+    cancel: Arc<AtomicBool>,
+    /// The segment being compacted.
+    in_flight: Option<u64>,
+    /// No new job before this instant (after a failure).
+    retry_at: Option<Instant>,
+}
+
+impl Compactor {
+    /// Starts the compactor thread.
+    pub(crate) fn spawn() -> Result<Compactor, ServerError> {
+        let (jobs, job_receiver) = sync_channel::<CompactionJob>(COMPACTION_JOBS_MAX);
+        let (done_sender, done) = sync_channel::<Finished>(COMPACTIONS_DONE_MAX);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cancel);
+        let thread = std::thread::Builder::new()
+            .name("auditrail-compactor".to_owned())
+            .spawn(move || {
+                for job in job_receiver {
+                    let first_seq = job.first_seq();
+                    let started = clock::instant();
+                    let result = job.run(&flag);
+                    let finished = Finished {
+                        first_seq,
+                        result,
+                        took: started.elapsed(),
+                    };
+                    if done_sender.send(finished).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(ServerError::Runtime)?;
+        Ok(Compactor {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+            cancel,
+            in_flight: None,
+            retry_at: None,
+        })
+    }
+
+    /// Commits a finished compaction and hands out the next one; never waits for the
+    /// compactor. Called by the writer between batches.
+    pub(crate) fn poll(&mut self, store: &mut Store, metrics: &Metrics) {
+        match self.done.try_recv() {
+            Ok(finished) => {
+                self.in_flight = None;
+                self.finish(finished, store, metrics);
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => {
+                if self.jobs.take().is_some() {
+                    tracing::error!(
+                        "the compactor thread stopped; sealed segments stay in row form until the server restarts"
+                    );
+                }
+            }
+        }
+        if self.in_flight.is_some()
+            || self
+                .retry_at
+                .is_some_and(|retry_at| clock::instant() < retry_at)
+        {
+            return;
+        }
+        let Some(jobs) = &self.jobs else {
+            return;
+        };
+        let job = match store.compaction_job() {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(error) => {
+                self.failed(metrics, &error, None);
+                return;
+            }
+        };
+        let first_seq = job.first_seq();
+        match jobs.try_send(job) {
+            Ok(()) => self.in_flight = Some(first_seq),
+            // Cannot happen with one job in flight at most; offered again next time.
+            Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => self.jobs = None,
+        }
+    }
+
+    /// Cancels the compaction under way, waits for the thread to end, and commits a
+    /// compaction that finished before it saw the cancellation.
+    pub(crate) fn stop(mut self, store: &mut Store, metrics: &Metrics) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.jobs = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the compactor thread panicked");
+        }
+        while let Ok(finished) = self.done.try_recv() {
+            self.finish(finished, store, metrics);
+        }
+    }
+
+    fn finish(&mut self, finished: Finished, store: &mut Store, metrics: &Metrics) {
+        let compacted = match finished.result {
+            Ok(compacted) => compacted,
+            Err(error) if error.is_cancelled() => return,
+            Err(error) => {
+                self.failed(metrics, &error, Some(finished.first_seq));
+                return;
+            }
+        };
+        metrics
+            .compaction_seconds
+            .observe(finished.took.as_secs_f64());
+        let started = clock::instant();
+        match store.commit_compaction(compacted, clock::now()) {
+            Ok(Some(done)) => {
+                metrics
+                    .compaction_commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.compacted_segments.inc_by(done.segments);
+                metrics.compacted_events.inc_by(done.events);
+                self.retry_at = None;
+            }
+            Ok(None) => tracing::info!(
+                first_seq = finished.first_seq,
+                "the compacted segment changed meanwhile (pruned or compacted); its files were discarded"
+            ),
+            Err(error) => self.failed(metrics, &error, Some(finished.first_seq)),
+        }
+    }
+
+    fn failed(&mut self, metrics: &Metrics, error: &StoreError, first_seq: Option<u64>) {
+        metrics.compaction_failures.inc();
+        tracing::warn!(
+            %error,
+            ?first_seq,
+            "compacting a sealed segment failed; its events stay in the ledger's row form, and it is tried again in {} s",
+            COMPACTION_RETRY_AFTER.as_secs()
+        );
+        self.retry_at = Some(clock::instant() + COMPACTION_RETRY_AFTER);
+    }
+}
