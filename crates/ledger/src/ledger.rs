@@ -696,7 +696,7 @@ impl Ledger {
             });
         }
         drop(theirs);
-        self.replace_by_stub(position, &info)
+        self.replace_by_stub(position, &info)?.remove_synced(true)
     }
 
     /// A reader of the sealed segment starting at `first_seq` that holds no borrow of the
@@ -732,8 +732,12 @@ impl Ledger {
     /// [`Ledger::externalize`] for a segment whose comparison with the sealed source was done
     /// already, off the ledger's thread, by [`check_sealed`]: `checked` is the proof, made
     /// for exactly this segment file (start, record count, path and length). What remains
-    /// is short: checkpoint (so the segment is signed), stub written, segment file removed,
-    /// level-0 tiles removed, each durable before the next.
+    /// is short: a checkpoint if none signed the segment yet, stub written, segment file
+    /// removed, each durable before the next. The level-0 tiles inside the segment are
+    /// returned, for the caller to remove on another thread ([`RedundantTiles::remove`]):
+    /// they are a redundant copy of what the records give, so tiles still there (not removed
+    /// yet, or brought back by a crash) are correct, and proofs and `verify` read them as
+    /// they would recompute them.
     ///
     /// The caller must have made the records that [`check_sealed`] compared the ones its
     /// configured sealed source yields (moving checked files into place keeps their bytes).
@@ -743,7 +747,7 @@ impl Ledger {
         &mut self,
         checked: CheckedSegment,
         now: SystemTime,
-    ) -> Result<u64, Error> {
+    ) -> Result<RedundantTiles, Error> {
         if self.sealed.is_none() {
             return Err(Error::Config {
                 reason: "no sealed source to hand the segment to".to_owned(),
@@ -762,13 +766,25 @@ impl Ledger {
                 path: checked.info.path.clone(),
             });
         }
-        self.checkpoint(now)?;
+        let end = info.first_seq + info.record_count;
+        if self
+            .last_checkpoint
+            .as_ref()
+            .is_none_or(|last| last.size < end)
+        {
+            self.checkpoint(now)?;
+        }
         self.replace_by_stub(position, &info)
     }
 
     /// The end of an externalization, once the records were shown to be the sealed
     /// source's: stub, segment file removed, level-0 tiles removed.
-    fn replace_by_stub(&mut self, position: usize, info: &SegmentInfo) -> Result<u64, Error> {
+    /// Returns the level-0 tiles the segment no longer needs, not removed yet.
+    fn replace_by_stub(
+        &mut self,
+        position: usize,
+        info: &SegmentInfo,
+    ) -> Result<RedundantTiles, Error> {
         let first_seq = info.first_seq;
         let end = first_seq + info.record_count;
         let stub = join(SEGMENT_DIR, &external_file_name(first_seq));
@@ -789,7 +805,7 @@ impl Ledger {
         if let Ok(mut cache) = self.block_cache.lock() {
             *cache = None;
         }
-        self.remove_level0_tiles(first_seq, end)
+        self.redundant_level0_tiles(first_seq, end)
     }
 
     /// Append records that the sealed source already holds durably (written there first,
@@ -1081,6 +1097,12 @@ impl Ledger {
     /// roots and consistency proofs need them. Every other level is kept (1/255 of the
     /// level-0 bytes), and so is the tile holding `to`.
     fn remove_level0_tiles(&mut self, from: u64, to: u64) -> Result<u64, Error> {
+        self.redundant_level0_tiles(from, to)?.remove_synced(true)
+    }
+
+    /// The full level-0 tiles wholly inside `from .. to` that no stored checkpoint's boundary
+    /// needs (see [`Ledger::remove_level0_tiles`]), not removed yet.
+    fn redundant_level0_tiles(&self, from: u64, to: u64) -> Result<RedundantTiles, Error> {
         let width = TILE_WIDTH as u64;
         let log = self
             .storage
@@ -1095,41 +1117,13 @@ impl Ledger {
                 keep.insert(checkpoint.size.saturating_sub(1) / width);
             }
         }
-        let mut removed = 0;
-        let mut dirs = BTreeSet::new();
-        for index in from / width..to / width {
-            if keep.contains(&index) {
-                continue;
-            }
-            let path = tile_path(0, index, TILE_WIDTH);
-            let partial_dir = format!("{path}.p");
-            for name in self
-                .storage
-                .list(&partial_dir)
-                .map_err(|e| Error::io(&partial_dir, e))?
-            {
-                let partial = join(&partial_dir, &name);
-                match self.storage.remove(&partial) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(&partial, e)),
-                }
-            }
-            match self.storage.remove(&path) {
-                Ok(()) => {
-                    removed += 1;
-                    dirs.insert(parent(&path).to_owned());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&path, e)),
-            }
-        }
-        for dir in dirs {
-            self.storage
-                .sync_dir(&dir)
-                .map_err(|e| Error::io(&dir, e))?;
-        }
-        Ok(removed)
+        Ok(RedundantTiles {
+            storage: Arc::clone(&self.storage),
+            paths: (from / width..to / width)
+                .filter(|index| !keep.contains(index))
+                .map(|index| tile_path(0, index, TILE_WIDTH))
+                .collect(),
+        })
     }
 
     // ---- appending ---------------------------------------------------------------
@@ -1564,6 +1558,66 @@ pub(crate) fn read_block_records(
     let header = decode_block_header(&frame).map_err(corrupt)?;
     check_block(&header, &frame).map_err(corrupt)?;
     decode_records(&header, &frame).map_err(corrupt)
+}
+
+/// Level-0 tiles made redundant by [`Ledger::externalize_checked`] (the leaves are recomputed
+/// from the records when a proof needs them), to remove on any thread: removing a few
+/// hundred files is slow on a busy disk, and the ledger's owner need not wait for it. If they
+/// are never removed (a crash), they stay correct copies of what they hold.
+#[derive(Debug)]
+pub struct RedundantTiles {
+    storage: Arc<dyn Storage>,
+    paths: Vec<String>,
+}
+
+impl RedundantTiles {
+    /// Tiles to remove.
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// Removes them (and partial tiles under them), without waiting for that to be durable;
+    /// returns how many full tiles were removed.
+    pub fn remove(self) -> Result<u64, Error> {
+        self.remove_synced(false)
+    }
+
+    fn remove_synced(self, sync: bool) -> Result<u64, Error> {
+        let mut removed = 0;
+        let mut dirs = BTreeSet::new();
+        for path in &self.paths {
+            let partial_dir = format!("{path}.p");
+            for name in self
+                .storage
+                .list(&partial_dir)
+                .map_err(|e| Error::io(&partial_dir, e))?
+            {
+                let partial = join(&partial_dir, &name);
+                match self.storage.remove(&partial) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(&partial, e)),
+                }
+            }
+            match self.storage.remove(path) {
+                Ok(()) => {
+                    removed += 1;
+                    dirs.insert(parent(path).to_owned());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+        for dir in dirs.iter().filter(|_| sync) {
+            self.storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        Ok(removed)
+    }
 }
 
 /// The records of one sealed segment, read from its file without the [`Ledger`] (see

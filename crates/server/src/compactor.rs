@@ -8,7 +8,8 @@
 //! next one ([`Store::compaction_job`]) over a bounded queue. The thread does the heavy part
 //! ([`CompactionJob::run`]: read the sealed segment's immutable file, decode, write the index
 //! files durably to a staging directory, compare every record they reproduce with the
-//! segment file).
+//! segment file), and afterwards removes the ledger's level-0 tiles that the committed
+//! segment made redundant (hundreds of files: slow on a busy disk).
 //!
 //! Invariants:
 //! - One compaction at a time, oldest segment first; only the writer changes the store.
@@ -24,11 +25,17 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_cha
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use store::{CompactedSegment, CompactionJob, Store, StoreError};
+use store::{CompactedSegment, CompactionJob, RedundantTiles, Store, StoreError};
+
+/// What the writer hands the compactor thread.
+enum Work {
+    Compact(CompactionJob),
+    RemoveTiles(RedundantTiles),
+}
 
 use crate::clock;
 use crate::error::ServerError;
-use crate::limits::{COMPACTION_JOBS_MAX, COMPACTION_RETRY_AFTER, COMPACTIONS_DONE_MAX};
+use crate::limits::{COMPACTION_RETRY_AFTER, COMPACTION_WORK_MAX, COMPACTIONS_DONE_MAX};
 use crate::metrics::Metrics;
 
 /// A compaction the thread is done with.
@@ -40,7 +47,7 @@ struct Finished {
 
 /// The writer's handle on the compactor thread.
 pub(crate) struct Compactor {
-    jobs: Option<SyncSender<CompactionJob>>,
+    jobs: Option<SyncSender<Work>>,
     done: Receiver<Finished>,
     thread: Option<JoinHandle<()>>,
     cancel: Arc<AtomicBool>,
@@ -53,14 +60,23 @@ pub(crate) struct Compactor {
 impl Compactor {
     /// Starts the compactor thread.
     pub(crate) fn spawn() -> Result<Compactor, ServerError> {
-        let (jobs, job_receiver) = sync_channel::<CompactionJob>(COMPACTION_JOBS_MAX);
+        let (jobs, job_receiver) = sync_channel::<Work>(COMPACTION_WORK_MAX);
         let (done_sender, done) = sync_channel::<Finished>(COMPACTIONS_DONE_MAX);
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&cancel);
         let thread = std::thread::Builder::new()
             .name("auditrail-compactor".to_owned())
             .spawn(move || {
-                for job in job_receiver {
+                for work in job_receiver {
+                    let job = match work {
+                        Work::Compact(job) => job,
+                        Work::RemoveTiles(tiles) => {
+                            if let Err(error) = tiles.remove() {
+                                tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
+                            }
+                            continue;
+                        }
+                    };
                     let first_seq = job.first_seq();
                     let started = clock::instant();
                     let result = job.run(&flag);
@@ -121,7 +137,7 @@ impl Compactor {
             }
         };
         let first_seq = job.first_seq();
-        match jobs.try_send(job) {
+        match jobs.try_send(Work::Compact(job)) {
             Ok(()) => self.in_flight = Some(first_seq),
             // Cannot happen with one job in flight at most; offered again next time.
             Err(TrySendError::Full(_)) => {}
@@ -158,19 +174,39 @@ impl Compactor {
             .observe(finished.took.as_secs_f64());
         let started = clock::instant();
         match store.commit_compaction(compacted, clock::now()) {
-            Ok(Some(done)) => {
+            Ok(Some(committed)) => {
                 metrics
                     .compaction_commit_seconds
                     .observe(started.elapsed().as_secs_f64());
-                metrics.compacted_segments.inc_by(done.segments);
-                metrics.compacted_events.inc_by(done.events);
+                metrics.compacted_segments.inc_by(committed.done.segments);
+                metrics.compacted_events.inc_by(committed.done.events);
                 self.retry_at = None;
+                self.remove_tiles(committed.tiles);
             }
             Ok(None) => tracing::info!(
                 first_seq = finished.first_seq,
                 "the compacted segment changed meanwhile (pruned or compacted); its files were discarded"
             ),
             Err(error) => self.failed(metrics, &error, Some(finished.first_seq)),
+        }
+    }
+
+    /// Hands the removal of redundant tiles to the thread (after shutdown, or should there
+    /// be no room, they are removed here).
+    fn remove_tiles(&mut self, tiles: RedundantTiles) {
+        let tiles = match &self.jobs {
+            Some(jobs) => match jobs.try_send(Work::RemoveTiles(tiles)) {
+                Ok(()) => return,
+                Err(
+                    TrySendError::Full(Work::RemoveTiles(tiles))
+                    | TrySendError::Disconnected(Work::RemoveTiles(tiles)),
+                ) => tiles,
+                Err(_) => return,
+            },
+            None => tiles,
+        };
+        if let Err(error) = tiles.remove() {
+            tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
         }
     }
 

@@ -66,9 +66,10 @@ const _: () = assert!(QUEUE_BATCHES_MAX <= INGEST_CONCURRENT_MAX);
 /// while the server runs take effect within this time).
 pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Compactions handed from the writer to the background compactor at once: one segment is
-/// converted at a time (its events are in memory while it is), oldest first.
-pub const COMPACTION_JOBS_MAX: usize = 1;
+/// Work handed from the writer to the background compactor at once: one segment's
+/// compaction (one at a time, oldest first: its column builders are in memory while it
+/// runs) and the removal of the ledger tiles the last committed one made redundant.
+pub const COMPACTION_WORK_MAX: usize = 2;
 
 /// Finished compactions waiting for the writer to commit them, at most (the writer hands
 /// out the next job only after committing the last, so this never fills).

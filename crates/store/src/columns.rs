@@ -186,6 +186,16 @@ pub struct Compaction {
     pub index_bytes: u64,
 }
 
+/// A compaction committed by [`Store::commit_compaction`].
+#[derive(Debug)]
+pub struct CommittedCompaction {
+    /// What it did.
+    pub done: Compaction,
+    /// The ledger's level-0 tiles inside the segment, now redundant: remove them on any
+    /// thread ([`ledger::RedundantTiles::remove`]).
+    pub tiles: ledger::RedundantTiles,
+}
+
 impl Compaction {
     fn add(&mut self, other: &Compaction) {
         self.segments += other.segments;
@@ -279,21 +289,36 @@ impl CompactionJob {
             }
         };
         let result = (|| {
-            let mut events: Vec<(u64, AuditEvent)> = Vec::new();
-            let mut others: Vec<(u64, Vec<u8>)> = Vec::new();
-            for (index, item) in self.segment.records().enumerate() {
-                let (seq, record) = item?;
-                if index % 4096 == 0 {
-                    cancelled()?;
-                }
-                match read_event(seq, &record)? {
-                    Some(event) => events.push((seq, event)),
-                    None => others.push((seq, record)),
-                }
+            // The events are decoded as the Parquet writer takes them; a failure on the way
+            // ends them early and is returned instead of the (then incomplete) files.
+            let others = std::cell::RefCell::new(Vec::new());
+            let mut failure = None;
+            let events = self
+                .segment
+                .records()
+                .enumerate()
+                .map_while(|(index, item)| {
+                    let decoded = item.map_err(StoreError::from).and_then(|(seq, record)| {
+                        if index % 4096 == 0 {
+                            cancelled()?;
+                        }
+                        Ok(match read_event(seq, &record)? {
+                            Some(event) => Some((seq, event)),
+                            None => {
+                                others.borrow_mut().push((seq, record));
+                                None
+                            }
+                        })
+                    });
+                    decoded.map_err(|error| failure = Some(error)).ok()
+                })
+                .flatten();
+            let written = write_segment_files(&files, events, &others);
+            if let Some(error) = failure {
+                return Err(error);
             }
+            let record = written?;
             cancelled()?;
-            let record = write_segment_files(&files, &events, &others)?;
-            drop(events);
             let checked =
                 ledger::check_sealed(&self.segment, &ColumnarRecords::in_dir(&staging), cancel)?;
             Ok(CompactedSegment {
@@ -352,7 +377,7 @@ impl Store {
         &mut self,
         done: CompactedSegment,
         now: std::time::SystemTime,
-    ) -> Result<Option<Compaction>, StoreError> {
+    ) -> Result<Option<CommittedCompaction>, StoreError> {
         let info = done.checked.info().clone();
         let first = info.first_seq;
         let end = first + info.record_count;
@@ -373,13 +398,16 @@ impl Store {
             self.ledger.append_batch(&[done.record.to_record()], now)?;
             self.index_pending.insert(first, done.record.clone());
         }
-        self.ledger.externalize_checked(done.checked, now)?;
+        let tiles = self.ledger.externalize_checked(done.checked, now)?;
         self.index_pending.remove(&first);
-        Ok(Some(Compaction {
-            segments: 1,
-            events: done.record.events,
-            ledger_bytes: info.file_len,
-            index_bytes: done.index_bytes,
+        Ok(Some(CommittedCompaction {
+            done: Compaction {
+                segments: 1,
+                events: done.record.events,
+                ledger_bytes: info.file_len,
+                index_bytes: done.index_bytes,
+            },
+            tiles,
         }))
     }
 
@@ -402,14 +430,15 @@ impl Store {
                 source,
             })?;
         }
-        for directory in [segments_dir(&self.root), staging_dir(&self.root)] {
-            File::open(&directory)
-                .and_then(|directory| directory.sync_all())
-                .map_err(|source| StoreError::Io {
-                    path: directory,
-                    source,
-                })?;
-        }
+        // Durable before the index record that says they are there (the staging directory
+        // need not be: whatever stays in it is removed at open).
+        let directory = segments_dir(&self.root);
+        File::open(&directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|source| StoreError::Io {
+                path: directory,
+                source,
+            })?;
         Ok(())
     }
 
@@ -454,7 +483,8 @@ impl Store {
         let one = self
             .commit_compaction(compacted, now)?
             .ok_or(StoreError::Ledger(ledger::Error::SegmentChanged { path }))?;
-        done.add(&one);
+        one.tiles.remove()?;
+        done.add(&one.done);
         Ok(true)
     }
 }
@@ -574,23 +604,24 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |metadata| metadata.len())
 }
 
-fn write_segment_files(
+/// Writes the index files of `files`' range durably: the Parquet file of `events` (streamed:
+/// only the column builders of a row group are held, not the decoded events), its keys, and
+/// the `.extra` file of the records that are not events, which `others` holds once `events`
+/// is exhausted. Returns the index record committing to them.
+fn write_segment_files<E: std::borrow::Borrow<AuditEvent>>(
     files: &IndexFiles,
-    events: &[(u64, AuditEvent)],
-    others: &[(u64, Vec<u8>)],
+    events: impl IntoIterator<Item = (u64, E)>,
+    others: &std::cell::RefCell<Vec<(u64, Vec<u8>)>>,
 ) -> Result<IndexRecord, StoreError> {
     let index_error = |path: &Path, error: index::Error| StoreError::Io {
         path: path.to_owned(),
         source: std::io::Error::other(error.to_string()),
     };
     let mut parquet = Vec::new();
-    let written = index::write_segment(
-        &mut parquet,
-        events.iter().map(|(seq, event)| (*seq, event)),
-    )
-    .map_err(|error| index_error(&files.parquet, error))?;
+    let written = index::write_segment(&mut parquet, events)
+        .map_err(|error| index_error(&files.parquet, error))?;
     let keys = written.keys.to_bytes();
-    let extra = encode_extra(files.first_seq, files.end_seq, others);
+    let extra = encode_extra(files.first_seq, files.end_seq, &others.borrow());
     write_durably(&files.extra, &extra)?;
     write_durably(&files.keys, &keys)?;
     write_durably(&files.parquet, &parquet)?;
@@ -598,7 +629,7 @@ fn write_segment_files(
         v: 2,
         first_seq: files.first_seq,
         end_seq: files.end_seq,
-        events: events.len() as u64,
+        events: written.meta.rows,
         parquet_sha256: hex(&Sha256::digest(&parquet)),
         keys_sha256: hex(&Sha256::digest(&keys)),
         extra_sha256: Some(hex(&Sha256::digest(&extra))),
@@ -1079,7 +1110,8 @@ mod tests {
         assert!(super::segment_files(dir.path()).unwrap().is_empty());
         assert_eq!(staged(dir.path()), 3);
         let done = store.commit_compaction(compacted, now()).unwrap().unwrap();
-        assert_eq!(done.segments, 1);
+        assert_eq!(done.done.segments, 1);
+        assert!(done.tiles.remove().is_ok());
         assert_eq!(staged(dir.path()), 0);
         assert!(store.ledger().segments()[0].external);
         assert_eq!(index_records_for(&store, first), 1);

@@ -60,11 +60,13 @@ mod records;
 mod verify;
 
 pub use columns::{
-    CompactedSegment, Compaction, CompactionJob, IndexFiles, IndexRecord, open_dataset,
-    segment_files as index_segment_files,
+    CommittedCompaction, CompactedSegment, Compaction, CompactionJob, IndexFiles, IndexRecord,
+    open_dataset, segment_files as index_segment_files,
 };
 pub use identity::{Key, NO_KEY, id_key, key};
 pub use keys::KeyRepair;
+/// The ledger tiles a committed compaction made redundant ([`CommittedCompaction::tiles`]).
+pub use ledger::RedundantTiles;
 pub use loader::{LoadOutcome, Loader};
 pub use proof::{EventProof, ProofError, resolve_event};
 pub use quarantine::QuarantineEntry;
