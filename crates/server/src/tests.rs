@@ -947,7 +947,9 @@ async fn live_tail_sends_events_stored_after_subscribing() {
     );
     h.finish();
 }
+
 /// An EventList of `count` events per user, ids unique per user.
+#[cfg(feature = "sql")]
 fn users_event_list(users: &[(&str, usize)]) -> String {
     let mut items = Vec::new();
     for (user, count) in users {
