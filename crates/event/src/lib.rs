@@ -27,6 +27,10 @@ mod raw;
 
 pub use raw::RawJson;
 
+mod attributes;
+
+pub use attributes::{Attributes, Groups, ResourceAttributes, UserAttributes, uri_path};
+
 /// One audit record in normalized form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -498,9 +502,7 @@ impl AuditEvent {
 
     /// The path of `uri`, without the query.
     pub fn path(&self) -> &str {
-        self.uri
-            .split_once('?')
-            .map_or(self.uri.as_str(), |(path, _)| path)
+        uri_path(&self.uri)
     }
 
     /// Derives [`Outcome`] from the response code and the authorization decision, the way

@@ -49,6 +49,14 @@ impl Timestamp {
     ///
     /// A lower-case `t`/`z` and a space instead of `T` are accepted, as RFC 3339 allows.
     pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
+        match parse_utc(text.as_bytes()) {
+            Some(nanos) => Ok(Timestamp(nanos)),
+            None => Timestamp::parse_any(text),
+        }
+    }
+
+    /// [`Timestamp::parse`] for every form, by jiff.
+    fn parse_any(text: &str) -> Result<Timestamp, TimestampError> {
         let invalid = || TimestampError {
             text: text.chars().take(64).collect(),
         };
@@ -86,6 +94,64 @@ impl Timestamp {
     pub fn write_millis(self, out: &mut impl fmt::Write) -> fmt::Result {
         write!(out, "{:.3}", self.to_jiff())
     }
+}
+
+/// Nanoseconds since the epoch of the form every Kubernetes record uses,
+/// `YYYY-MM-DDTHH:MM:SS[.F]Z` (upper-case `T` and `Z`, 1 to 9 fractional digits, a valid
+/// date and time in years 1678 to 2261), read directly: jiff takes several times as long
+/// and an import reads two per event. `None` for anything else, which jiff then reads; the
+/// tests compare the two on every form.
+fn parse_utc(text: &[u8]) -> Option<i64> {
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if text.len() < 20
+        || text.last() != Some(&b'Z')
+        || separators
+            .iter()
+            .any(|&(at, byte)| text.get(at) != Some(&byte))
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<i64> {
+        text.get(from..to)?.iter().try_fold(0i64, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + i64::from(byte - b'0'))
+        })
+    };
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let nanos = match text.len() {
+        20 => 0,
+        // `.` and 1 to 9 digits before the `Z`.
+        len @ 22..=30 if text.get(19) == Some(&b'.') => {
+            let digits = len - 21;
+            number(20, len - 1)? * 10i64.pow(9 - digits as u32)
+        }
+        _ => return None,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1678..=2261).contains(&year)
+        || !(1..=days_in_month).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let shifted = if month <= 2 { year - 1 } else { year };
+    let era = shifted.div_euclid(400);
+    let year_of_era = shifted - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second) * 1_000_000_000 + nanos)
 }
 
 impl fmt::Display for Timestamp {
@@ -142,6 +208,79 @@ mod tests {
             "9999999999-01-01T00:00:00Z",
         ] {
             assert!(Timestamp::parse(text).is_err(), "{text}");
+        }
+    }
+
+    /// The direct reading of the common form agrees with jiff on every date of several years
+    /// (leap and not, century rules), at the ends of the range and on the rejects.
+    #[test]
+    fn the_common_form_reads_as_jiff_reads_it() {
+        let check = |text: &str| {
+            let direct = parse_utc(text.as_bytes());
+            let jiff = Timestamp::parse_any(text).ok().map(Timestamp::unix_nanos);
+            if direct.is_some() {
+                assert_eq!(direct, jiff, "{text}");
+            }
+            assert_eq!(
+                Timestamp::parse(text).ok().map(Timestamp::unix_nanos),
+                jiff,
+                "{text}"
+            );
+            direct.is_some()
+        };
+        let mut direct = 0;
+        for year in [1678, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 2261] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    direct += usize::from(check(&format!(
+                        "{year:04}-{month:02}-{day:02}T23:59:59.999999999Z"
+                    )));
+                    check(&format!("{year:04}-{month:02}-{day:02}T00:00:00Z"));
+                }
+            }
+        }
+        assert_eq!(
+            direct,
+            9 * 365 + 2,
+            "every valid date of the nine years (two leap)"
+        );
+        for digits in 1..=9 {
+            for (time, fraction) in [
+                ("00:00:00", 1u64),
+                ("12:34:56", 987_654_321),
+                ("23:59:59", 5),
+            ] {
+                let fraction = format!("{fraction:09}");
+                assert!(check(&format!(
+                    "2025-10-07T{time}.{}Z",
+                    &fraction[..digits]
+                )));
+            }
+        }
+        for text in [
+            "1677-12-31T23:59:59Z",
+            "2262-01-01T00:00:00Z",
+            "2025-10-07T24:00:00Z",
+            "2025-10-07T23:60:00Z",
+            "2025-10-07T23:59:60Z",
+            "2025-10-07T16:19:19.Z",
+            "2025-10-07T16:19:19.1234567890Z",
+            "2025-10-07t16:19:19Z",
+            "2025-10-07 16:19:19Z",
+            "2025-10-07T16:19:19z",
+            "2025-10-07T16:19:19+00:00",
+            "2025-10-07T16:19:19.5+02:00",
+            "+2025-10-07T16:19:19Z",
+            "2025-1-07T16:19:19Z",
+            "2025-10-07T16:19:1aZ",
+            "2025-10-07T16:19:19.1a3Z",
+            "2025-10-07T16:19:19.-1Z",
+            "2025-10-07T16:19:19.123Z",
+            "2025-10-07T16:19:19.1Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999999999Z",
+        ] {
+            check(text);
         }
     }
 

@@ -203,6 +203,37 @@ impl Decoder {
         }
     }
 
+    /// A cheap view of `line` for a policy to decide on before decoding it ([`k8s::peek`]):
+    /// `Some` only when [`Decoder::decode_line`] would decode the line as one Kubernetes
+    /// event without any diagnostic, and then the view's [`k8s::Peek::attributes`] are that
+    /// event's. Such a line is independent ([`Decoder::is_independent`]), so skipping its
+    /// decoding changes nothing else.
+    pub fn peek<'a>(&self, line: &Line<'a>) -> Option<k8s::Peek<'a>> {
+        self.peek_unless(line, &mut |_| true)
+    }
+
+    /// [`Decoder::peek`] that stops early when `wanted` says no ([`k8s::peek_unless`]).
+    pub fn peek_unless<'a>(
+        &self,
+        line: &Line<'a>,
+        wanted: &mut dyn FnMut(&event::Attributes<'_>) -> bool,
+    ) -> Option<k8s::Peek<'a>> {
+        if line.overlong {
+            return None;
+        }
+        let bytes = trim_start(line.bytes);
+        let k8s = match self.format {
+            InputFormat::K8s => true,
+            InputFormat::Auto => route_auto(bytes) == Route::K8s,
+            _ => false,
+        };
+        if k8s {
+            k8s::peek_unless(bytes, wanted)
+        } else {
+            None
+        }
+    }
+
     /// True when decoding `line` (one line of this decoder's input, as framed) neither reads
     /// nor changes what the decoder keeps across lines, apart from counts that add up (lines
     /// skipped as other logging). Such a line gives the same events and diagnostics from any

@@ -27,6 +27,10 @@ use serde_json::value::RawValue;
 use crate::diagnostic::{Diagnostic, excerpt};
 use crate::limits::{LIST_ITEMS_MAX, SOURCE_IPS_MAX};
 
+mod peek;
+
+pub use peek::{Peek, peek, peek_unless};
+
 /// The `apiVersion` written by [`encode`].
 pub const API_VERSION_V1: &str = "audit.k8s.io/v1";
 

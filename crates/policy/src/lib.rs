@@ -132,7 +132,7 @@ mod redact;
 mod rule;
 mod truncate;
 
-use event::{AuditEvent, Level, Stage};
+use event::{Attributes, AuditEvent, Level, Stage};
 
 pub use endpoint::{MKE_IGNORED_ENDPOINTS, MKE_REDACTED_ENDPOINTS};
 pub use load::{LoadError, Loaded, Problem, Warning};
@@ -142,7 +142,7 @@ pub use rule::{Evaluation, StageSet};
 use crate::body::Slot;
 use crate::endpoint::{IgnoredEndpoints, RedactedEndpoint};
 use crate::redact::{Records, Redaction, Subject};
-use crate::rule::{Attributes, Rule};
+use crate::rule::Rule;
 
 /// A compiled audit policy. Cheap to share (`Send + Sync`); applying it allocates nothing
 /// unless it changes a body or a URI.
@@ -233,6 +233,16 @@ pub struct Changes {
     pub truncated: bool,
 }
 
+/// What `Policy::decide` found.
+enum Decision {
+    Drop(Verdict),
+    Keep {
+        rule: usize,
+        level: Level,
+        evaluation: Evaluation,
+    },
+}
+
 /// A rule of a loaded policy, for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleInfo<'a> {
@@ -272,53 +282,85 @@ impl Policy {
 
     /// What the rules say about `event`, exactly as kube-apiserver's checker.
     pub fn evaluate(&self, event: &AuditEvent) -> Evaluation {
+        self.evaluate_attributes(&event.attributes())
+    }
+
+    /// What the rules say about a request with these attributes ([`Policy::evaluate`]).
+    pub fn evaluate_attributes(&self, attributes: &Attributes<'_>) -> Evaluation {
         rule::evaluate(
             &self.rules,
             self.omit_stages,
             self.omit_managed_fields,
-            &Attributes::from_event(event),
+            attributes,
         )
     }
 
-    /// Applies the policy to `event` in place and says whether to keep it.
-    pub fn apply(&self, event: &mut AuditEvent) -> Verdict {
-        if let Some(pattern) = self.ignored.find(event.path()) {
-            return Verdict::Drop {
+    /// The verdict [`Policy::apply`] gives an event with these attributes when it drops it,
+    /// `None` when it keeps it. Whether an event is dropped depends on its attributes alone,
+    /// so a caller holding only a cheap view of a record can decide before decoding it.
+    pub fn drop_verdict(&self, attributes: &Attributes<'_>) -> Option<Verdict> {
+        match self.decide(attributes) {
+            Decision::Drop(verdict) => Some(verdict),
+            Decision::Keep { .. } => None,
+        }
+    }
+
+    /// Steps 1 and 2 of [`Policy::apply`] and the level of step 3: everything that can drop.
+    fn decide(&self, attributes: &Attributes<'_>) -> Decision {
+        if let Some(pattern) = self.ignored.find(attributes.path) {
+            return Decision::Drop(Verdict::Drop {
                 rule: None,
                 reason: DropReason::IgnoredEndpoint { pattern },
-            };
+            });
         }
-        let evaluation = self.evaluate(event);
+        let evaluation = self.evaluate_attributes(attributes);
         let Some(rule) = evaluation.rule else {
-            return Verdict::Drop {
+            return Decision::Drop(Verdict::Drop {
                 rule: None,
                 reason: DropReason::NoRuleMatched,
-            };
+            });
         };
         if evaluation.level == Level::None {
-            return Verdict::Drop {
+            return Decision::Drop(Verdict::Drop {
                 rule: Some(rule),
                 reason: DropReason::LevelNone,
-            };
+            });
         }
-        if let Some(stage) = event.stage
+        if let Some(stage) = attributes.stage
             && evaluation.omit_stages.contains(stage)
         {
-            return Verdict::Drop {
+            return Decision::Drop(Verdict::Drop {
                 rule: Some(rule),
                 reason: DropReason::OmittedStage(stage),
-            };
+            });
         }
-        let level = event
+        let level = attributes
             .level
             .unwrap_or(Level::RequestResponse)
             .min(evaluation.level);
         if level == Level::None {
-            return Verdict::Drop {
+            return Decision::Drop(Verdict::Drop {
                 rule: Some(rule),
                 reason: DropReason::LevelNone,
-            };
+            });
         }
+        Decision::Keep {
+            rule,
+            level,
+            evaluation,
+        }
+    }
+
+    /// Applies the policy to `event` in place and says whether to keep it.
+    pub fn apply(&self, event: &mut AuditEvent) -> Verdict {
+        let (rule, level, evaluation) = match self.decide(&event.attributes()) {
+            Decision::Drop(verdict) => return verdict,
+            Decision::Keep {
+                rule,
+                level,
+                evaluation,
+            } => (rule, level, evaluation),
+        };
         event.level = Some(level);
         let mut changes = Changes {
             bodies_stripped: body::strip_to_level(event, level),

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use event::{Actor, AuditEvent, Level, Stage};
+use event::{Attributes, Level, Stage};
 
 /// A set of [`Stage`]s, as the policy's and a rule's `omitStages` are.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -83,46 +83,6 @@ pub struct Evaluation {
     pub omit_stages: StageSet,
     /// The rule's `omitManagedFields` when set, else the policy's.
     pub omit_managed_fields: bool,
-}
-
-/// The request attributes a rule looks at, borrowed from an event (upstream's
-/// `authorizer.Attributes`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Attributes<'a> {
-    /// The authenticated user; `None` for an event with an empty actor (failed
-    /// authentication), which never matches a rule with `users` or `userGroups`.
-    user: Option<&'a Actor>,
-    verb: &'a str,
-    /// Present iff the event is a resource request (it has an object reference).
-    resource: Option<ResourceAttributes<'a>>,
-    /// The URL path without query.
-    path: &'a str,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ResourceAttributes<'a> {
-    group: &'a str,
-    resource: &'a str,
-    subresource: &'a str,
-    namespace: &'a str,
-    name: &'a str,
-}
-
-impl<'a> Attributes<'a> {
-    pub(crate) fn from_event(event: &'a AuditEvent) -> Attributes<'a> {
-        Attributes {
-            user: (!event.user.is_empty()).then_some(&event.user),
-            verb: &event.verb,
-            resource: event.object.as_ref().map(|object| ResourceAttributes {
-                group: object.group(),
-                resource: &object.resource,
-                subresource: &object.subresource,
-                namespace: &object.namespace,
-                name: &object.name,
-            }),
-            path: event.path(),
-        }
-    }
 }
 
 /// A set of exact strings; `*` has no special meaning (upstream's `hasString`).
@@ -301,7 +261,7 @@ impl Rule {
     pub(crate) fn matches(&self, attributes: &Attributes<'_>) -> bool {
         if !self.users.is_empty() {
             match attributes.user {
-                Some(user) if self.users.contains(&user.name) => {}
+                Some(user) if self.users.contains(user.name) => {}
                 _ => return false,
             }
         }
@@ -310,7 +270,7 @@ impl Rule {
                 return false;
             };
             if !user
-                .group_list()
+                .groups
                 .iter()
                 .any(|group| self.user_groups.contains(group))
             {

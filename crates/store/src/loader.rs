@@ -92,8 +92,12 @@ impl Store {
             source: Arc::new(ColumnarRecords::new(&self.root)),
             store: self,
             builder: index::SegmentBuilder::new(),
-            records: Vec::new(),
-            ends: Vec::new(),
+            // The whole segment's room at once: growing by doubling copied every record of
+            // the first segment several times, on the thread that everything waits for.
+            // Pages the records never reach are never touched. (A segment is cut once its
+            // records reach the limit, so its last record may end past it.)
+            records: Vec::with_capacity(LOAD_SEGMENT_BYTES + ledger::limits::RECORD_BYTES_MAX),
+            ends: Vec::with_capacity(LOAD_SEGMENT_EVENTS as usize),
             first: tree_size,
             next: tree_size,
             in_flight: VecDeque::new(),

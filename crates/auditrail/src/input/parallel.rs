@@ -75,6 +75,13 @@ pub(crate) trait Process: Sync {
     /// that an event is encoded while it is still in the cache and its memory is reused by
     /// the next one; `batch` is emptied afterwards.
     fn add(&self, batch: &mut Batch, output: &mut Self::Output);
+
+    /// Takes a line before it is decoded: true when its outcome is already known (one event,
+    /// no diagnostic, dropped by the policy: see [`Decoder::peek`]) and accounted for in
+    /// `output`, so that it need not be decoded. The default decodes every line.
+    fn skip(&self, _decoder: &Decoder, _line: &Line<'_>, _output: &mut Self::Output) -> bool {
+        false
+    }
 }
 
 /// Reads `paths` (standard input for none or `-`) on several threads: `process` runs on the
@@ -507,6 +514,11 @@ fn decode_piece<P: Process>(
     let mut value = process.start();
     let skipped = decoder.skipped_records();
     let mut on_line = |line: Line<'_>| {
+        if process.skip(decoder, &line, &mut value) {
+            records += 1;
+            events += 1;
+            return;
+        }
         let record = decode_line(
             decoder,
             name,

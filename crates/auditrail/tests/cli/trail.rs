@@ -329,14 +329,26 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A malformed record: its input, line and raw bytes.
 type Malformed = (String, u64, Vec<u8>);
 
-/// The reference for an import: every input decoded by one decoder in order, the permissive
-/// policy applied, each event's identity kept once; gives the ledger records in order, the
-/// malformed records, and the events read.
-fn import_by_one_decoder(inputs: &[&Path]) -> (Vec<Vec<u8>>, Vec<Malformed>, u64) {
-    let policy = policy::Policy::permissive();
+/// The reference for an import: every input decoded by one decoder in order, the policy
+/// (permissive without a file) applied to every decoded event, each event's identity kept
+/// once; gives the ledger records in order, the malformed records, the events read and the
+/// events the policy dropped.
+fn import_by_one_decoder(
+    inputs: &[&Path],
+    policy_file: Option<&Path>,
+) -> (Vec<Vec<u8>>, Vec<Malformed>, u64, u64) {
+    let policy = match policy_file {
+        Some(path) => {
+            policy::Policy::load(&std::fs::read_to_string(path).unwrap())
+                .unwrap()
+                .policy
+        }
+        None => policy::Policy::permissive(),
+    };
     let mut records = Vec::new();
     let mut malformed = Vec::new();
     let mut read = 0;
+    let mut dropped = 0;
     let mut seen = std::collections::HashSet::new();
     for path in inputs {
         let name = path.display().to_string();
@@ -356,7 +368,10 @@ fn import_by_one_decoder(inputs: &[&Path]) -> (Vec<Vec<u8>>, Vec<Malformed>, u64
         decoder.finish(&mut events, &mut diagnostics);
         read += events.len() as u64;
         for mut event in events {
-            assert!(policy.apply(&mut event).is_kept());
+            if !policy.apply(&mut event).is_kept() {
+                dropped += 1;
+                continue;
+            }
             if seen.insert(store::key(&event)) {
                 let mut record = Vec::new();
                 formats::jsonl::encode(&event, &mut record);
@@ -365,11 +380,24 @@ fn import_by_one_decoder(inputs: &[&Path]) -> (Vec<Vec<u8>>, Vec<Malformed>, u64
             }
         }
     }
-    (records, malformed, read)
+    (records, malformed, read, dropped)
 }
 
 #[test]
 fn import_on_all_cores_stores_in_input_order_with_exact_lines_and_counts() {
+    import_matches_one_decoder(None);
+}
+
+/// With a policy that drops most events, `import` decides most drops from a peek at the line
+/// without decoding it: the outcome is still exactly that of decoding every line and applying
+/// the policy to every event.
+#[test]
+fn import_with_a_policy_matches_decoding_and_applying_it_to_every_event() {
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.yaml");
+    import_matches_one_decoder(Some(&policy));
+}
+
+fn import_matches_one_decoder(policy: Option<&Path>) {
     // About 14 MiB of generated events: several pieces for the decode workers. Malformed
     // lines, blank lines, repeated events and OKD request/response lines (which must be
     // decoded in order, by one decoder) are spread through it, some across piece boundaries.
@@ -425,18 +453,33 @@ fn import_on_all_cores_stores_in_input_order_with_exact_lines_and_counts() {
     std::fs::write(&two, &second).unwrap();
     assert!(first.len() > 3 * 4 * 1024 * 1024, "{} bytes", first.len());
 
-    let (expected, malformed, read) = import_by_one_decoder(&[&one, &two]);
-    assert!(
-        expected.len() > 14_000 && malformed.len() > 15,
-        "{malformed:?}"
-    );
+    let (expected, malformed, read, dropped) = import_by_one_decoder(&[&one, &two], policy);
+    assert!(malformed.len() > 15, "{malformed:?}");
+    if policy.is_some() {
+        assert!(
+            dropped * 2 > read && expected.len() > 2_000,
+            "{dropped} of {read}"
+        );
+    } else {
+        assert!(expected.len() > 14_000 && dropped == 0);
+    }
     let data = tempfile::tempdir().unwrap();
-    let output = import(data.path(), &[&one, &two]);
+    let output = match policy {
+        Some(policy) => {
+            let (one, two, policy) = (
+                one.to_str().unwrap(),
+                two.to_str().unwrap(),
+                policy.to_str().unwrap(),
+            );
+            run_in(data.path(), &["import", "--policy", policy, one, two], b"")
+        }
+        None => import(data.path(), &[&one, &two]),
+    };
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let duplicates = read - expected.len() as u64;
+    let duplicates = read - dropped - expected.len() as u64;
     let summary = format!(
-        "{read} events read from 2 inputs ({} bytes): {} stored, {duplicates} duplicates skipped, 0 dropped by policy; {} malformed records quarantined",
+        "{read} events read from 2 inputs ({} bytes): {} stored, {duplicates} duplicates skipped, {dropped} dropped by policy; {} malformed records quarantined",
         first.len() + second.len(),
         expected.len(),
         malformed.len()

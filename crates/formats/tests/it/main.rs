@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod independent;
+mod peek;
 mod roundtrip;
 mod samples;
 mod sources;

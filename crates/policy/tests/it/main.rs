@@ -6,6 +6,7 @@
 
 mod apply;
 mod conformance;
+mod prefilter;
 mod properties;
 mod validation;
 

@@ -292,6 +292,18 @@ proptest! {
     }
 
     #[test]
+    fn drop_verdict_is_the_drop_of_apply(policy in policy(), (event, _) in event_with_secrets()) {
+        // The verdict decided on the attributes alone (before decoding, in `import`) is the
+        // one `apply` gives, for drops; and `None` exactly when `apply` keeps.
+        let decided = policy.drop_verdict(&event.attributes());
+        let applied = policy.apply(&mut event.clone());
+        match decided {
+            Some(verdict) => prop_assert_eq!(verdict, applied),
+            None => prop_assert!(applied.is_kept(), "{:?}", applied),
+        }
+    }
+
+    #[test]
     fn an_event_no_rule_matches_is_dropped(policy in policy(), (event, _) in event_with_secrets()) {
         let evaluation = policy.evaluate(&event);
         let verdict = policy.apply(&mut event.clone());

@@ -1,0 +1,433 @@
+//! A cheap, borrowed view of one Kubernetes audit event: what an audit policy decides on
+//! (stage, level, user and groups, verb, object, path), read without building the event.
+//!
+//! [`peek`] walks the whole record with the same serde machinery and the same acceptance
+//! rules as [`super::decode`] (every known key type-checked as the decoder checks it, every
+//! other value validated as JSON, duplicate keys resolved the same way), but allocates
+//! nothing except the group list and escaped strings. It answers only when
+//! [`super::decode`] would give exactly one event and no diagnostic at all; anything else
+//! (lists, `v1alpha1` groups, malformed JSON, values the decoder warns about) is `None`, and
+//! the caller decodes the record in full. For an answer, [`Peek::attributes`] equals the
+//! decoded event's [`AuditEvent::attributes`](event::AuditEvent::attributes): the property
+//! tests and the `peek_k8s` fuzz target check it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use event::{
+    Attributes, Groups, Level, ResourceAttributes, Stage, Timestamp, UserAttributes, uri_path,
+};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Text;
+use crate::limits::SOURCE_IPS_MAX;
+
+/// What a policy reads of one Kubernetes audit event, borrowed from the record.
+#[derive(Debug, Clone, Default)]
+pub struct Peek<'a> {
+    stage: Option<Stage>,
+    level: Option<Level>,
+    uri: Cow<'a, str>,
+    verb: Cow<'a, str>,
+    user: PeekUser<'a>,
+    object: Option<PeekObject<'a>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PeekUser<'a> {
+    name: Cow<'a, str>,
+    uid: Cow<'a, str>,
+    groups: Option<Vec<Cow<'a, str>>>,
+    has_extra: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PeekObject<'a> {
+    resource: Cow<'a, str>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    subresource: Cow<'a, str>,
+    api_group: Option<Cow<'a, str>>,
+}
+
+impl Peek<'_> {
+    /// The attributes of the event [`super::decode`] would give.
+    pub fn attributes(&self) -> Attributes<'_> {
+        let user = &self.user;
+        let empty =
+            user.name.is_empty() && user.uid.is_empty() && user.groups.is_none() && !user.has_extra;
+        Attributes {
+            stage: self.stage,
+            level: self.level,
+            user: (!empty).then(|| UserAttributes {
+                name: &user.name,
+                groups: Groups::Borrowed(user.groups.as_deref().unwrap_or_default()),
+            }),
+            verb: &self.verb,
+            resource: self.object.as_ref().map(|object| ResourceAttributes {
+                group: object.api_group.as_deref().unwrap_or_default(),
+                resource: &object.resource,
+                subresource: &object.subresource,
+                namespace: &object.namespace,
+                name: &object.name,
+            }),
+            path: uri_path(&self.uri),
+        }
+    }
+}
+
+/// Reads the policy attributes of `record` (one line, leading whitespace removed) when
+/// [`super::decode`] would decode it into exactly one event without any diagnostic; `None`
+/// otherwise. Never panics.
+pub fn peek(record: &[u8]) -> Option<Peek<'_>> {
+    peek_unless(record, &mut |_| true)
+}
+
+/// [`peek`], asking `wanted` once, with the attributes read so far, at the first key that
+/// cannot change them in the API server's field order (`responseStatus`, a body, a timestamp
+/// or `annotations`); when it says no, the peek stops there with `None`, sparing the rest of
+/// the record (a caller that keeps such events decodes them in full anyway). An answer is
+/// always from the whole record: a key repeated after that point still counts.
+pub fn peek_unless<'a>(
+    record: &'a [u8],
+    wanted: &mut dyn FnMut(&Attributes<'_>) -> bool,
+) -> Option<Peek<'a>> {
+    if record.first() != Some(&b'{') {
+        return None;
+    }
+    let text = std::str::from_utf8(record).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let peek = deserializer
+        .deserialize_map(EventPeek {
+            wanted,
+            asked: false,
+        })
+        .ok()?;
+    deserializer.end().ok()?;
+    Some(peek)
+}
+
+/// Why the peek gave up; the record is then decoded in full.
+const GIVE_UP: &str = "not a plain event: decode it in full";
+
+struct EventPeek<'w> {
+    wanted: &'w mut dyn FnMut(&Attributes<'_>) -> bool,
+    asked: bool,
+}
+
+impl EventPeek<'_> {
+    /// Asks `wanted` the first time; false when the peek should stop.
+    fn still_wanted(&mut self, peek: &Peek<'_>) -> bool {
+        if self.asked {
+            return true;
+        }
+        self.asked = true;
+        (self.wanted)(&peek.attributes())
+    }
+}
+
+impl<'de> Visitor<'de> for EventPeek<'_> {
+    type Value = Peek<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an audit event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Peek<'de>, A::Error> {
+        let mut peek = Peek::default();
+        let mut kind: Option<Text<'de>> = None;
+        let mut api_version: Option<Text<'de>> = None;
+        let mut request_received: Option<Text<'de>> = None;
+        let mut stage_timestamp: Option<Text<'de>> = None;
+        let mut has_identity = false;
+        // Each arm accepts exactly what the decoder's arm for the same key accepts, and keeps
+        // what a repeated key leaves behind there.
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if matches!(
+                key.as_ref(),
+                "responseStatus"
+                    | "requestObject"
+                    | "responseObject"
+                    | "requestReceivedTimestamp"
+                    | "stageTimestamp"
+                    | "annotations"
+            ) && !self.still_wanted(&peek)
+            {
+                return Err(give_up::<A>());
+            }
+            match key.as_ref() {
+                "kind" => kind = map.next_value()?,
+                "apiVersion" => api_version = map.next_value()?,
+                "level" => {
+                    if let Some(Text(text)) = map.next_value::<Option<Text<'de>>>()? {
+                        // An unknown level is a warning of the decoder.
+                        peek.level = Some(text.parse::<Level>().map_err(|_| give_up::<A>())?);
+                    }
+                }
+                "stage" => {
+                    if let Some(Text(text)) = map.next_value::<Option<Text<'de>>>()? {
+                        peek.stage = Some(text.parse::<Stage>().map_err(|_| give_up::<A>())?);
+                    }
+                }
+                "auditID" => {
+                    map.next_value::<Option<AnyStr>>()?;
+                    has_identity = true;
+                }
+                "requestURI" => {
+                    peek.uri = text_or_empty(map.next_value()?);
+                    has_identity = true;
+                }
+                "verb" => {
+                    peek.verb = text_or_empty(map.next_value()?);
+                    has_identity = true;
+                }
+                "user" => peek.user = map.next_value_seed(UserPeek)?.unwrap_or_default(),
+                "impersonatedUser" => {
+                    map.next_value_seed(UserPeek)?;
+                }
+                "sourceIPs" => {
+                    let ips = map.next_value::<Option<StrList>>()?;
+                    // More than the limit is a warning of the decoder.
+                    if ips.is_some_and(|StrList(count)| count > SOURCE_IPS_MAX) {
+                        return Err(give_up::<A>());
+                    }
+                }
+                "userAgent" => {
+                    map.next_value::<Option<AnyStr>>()?;
+                }
+                "objectRef" => peek.object = map.next_value_seed(ObjectPeek)?,
+                "responseStatus" => map.next_value_seed(StatusPeek)?,
+                "requestReceivedTimestamp" => request_received = map.next_value()?,
+                "stageTimestamp" => stage_timestamp = map.next_value()?,
+                "annotations" => {
+                    map.next_value::<Option<StrMap<AnyStr>>>()?;
+                }
+                // An `EventList`, or an event with an `items` key: decoded in full.
+                "items" => return Err(give_up::<A>()),
+                // Other keys (bodies, `timestamp`, `metadata`, unknown ones) are kept raw.
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !has_identity
+            || kind.is_some_and(|Text(kind)| kind == "EventList")
+            // v1alpha1 moves the API group out of `objectRef.apiVersion`.
+            || api_version.is_some_and(|Text(version)| version == "audit.k8s.io/v1alpha1")
+        {
+            return Err(give_up::<A>());
+        }
+        // A timestamp that does not parse is a warning of the decoder.
+        for Text(time) in [request_received, stage_timestamp].into_iter().flatten() {
+            Timestamp::parse(&time).map_err(|_| give_up::<A>())?;
+        }
+        Ok(peek)
+    }
+}
+
+fn give_up<'de, A: MapAccess<'de>>() -> A::Error {
+    de::Error::custom(GIVE_UP)
+}
+
+fn text_or_empty(text: Option<Text<'_>>) -> Cow<'_, str> {
+    text.map(|Text(text)| text).unwrap_or_default()
+}
+
+/// `user` and `impersonatedUser`, as the decoder's `ActorSeed` reads them.
+struct UserPeek;
+
+impl<'de> DeserializeSeed<'de> for UserPeek {
+    type Value = Option<PeekUser<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UserPeek {
+    type Value = Option<PeekUser<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a user object")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut user = PeekUser::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "username" => user.name = text_or_empty(map.next_value()?),
+                "uid" => user.uid = text_or_empty(map.next_value()?),
+                "groups" => {
+                    user.groups = map
+                        .next_value::<Option<Vec<Text<'de>>>>()?
+                        .map(|groups| groups.into_iter().map(|Text(group)| group).collect());
+                }
+                "extra" => {
+                    user.has_extra = map.next_value::<Option<StrMap<StrList>>>()?.is_some();
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(user))
+    }
+}
+
+/// `objectRef`, as the decoder's `ObjectRefSeed` reads it.
+struct ObjectPeek;
+
+impl<'de> DeserializeSeed<'de> for ObjectPeek {
+    type Value = Option<PeekObject<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectPeek {
+    type Value = Option<PeekObject<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an objectRef object")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = PeekObject::default();
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "resource" => object.resource = text_or_empty(map.next_value()?),
+                "namespace" => object.namespace = text_or_empty(map.next_value()?),
+                "name" => object.name = text_or_empty(map.next_value()?),
+                "subresource" => object.subresource = text_or_empty(map.next_value()?),
+                "uid" | "apiVersion" | "resourceVersion" => {
+                    map.next_value::<Option<AnyStr>>()?;
+                }
+                "apiGroup" => {
+                    object.api_group = map
+                        .next_value::<Option<Text<'de>>>()?
+                        .map(|Text(group)| group);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(object))
+    }
+}
+
+/// `responseStatus`, checked as the decoder's `StatusSeed` reads it.
+struct StatusPeek;
+
+impl<'de> DeserializeSeed<'de> for StatusPeek {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatusPeek {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a responseStatus object")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "status" | "reason" | "message" => {
+                    map.next_value::<Option<AnyStr>>()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON string, checked and forgotten.
+struct AnyStr;
+
+impl<'de> Deserialize<'de> for AnyStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AnyStr, D::Error> {
+        struct AnyStrVisitor;
+        impl Visitor<'_> for AnyStrVisitor {
+            type Value = AnyStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyStr, E> {
+                Ok(AnyStr)
+            }
+        }
+        deserializer.deserialize_str(AnyStrVisitor)
+    }
+}
+
+/// A JSON array of strings, checked and counted.
+struct StrList(usize);
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StrList, D::Error> {
+        struct StrListVisitor;
+        impl<'de> Visitor<'de> for StrListVisitor {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
+                let mut count = 0;
+                while seq.next_element::<AnyStr>()?.is_some() {
+                    count += 1;
+                }
+                Ok(StrList(count))
+            }
+        }
+        deserializer.deserialize_seq(StrListVisitor)
+    }
+}
+
+/// A JSON object with string keys and `V` values, checked and forgotten.
+struct StrMap<V>(PhantomData<V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for StrMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StrMap<V>, D::Error> {
+        struct StrMapVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for StrMapVisitor<V> {
+            type Value = StrMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrMap<V>, A::Error> {
+                while map.next_entry::<AnyStr, V>()?.is_some() {}
+                Ok(StrMap(PhantomData))
+            }
+        }
+        deserializer.deserialize_map(StrMapVisitor(PhantomData))
+    }
+}
