@@ -57,6 +57,20 @@ pub(crate) struct Compactor {
     retry_at: Option<Instant>,
 }
 
+/// The compactor thread's nice value (the lowest priority): on a machine short of cores the
+/// request handlers and the writer, whose latency clients wait on, go first, and compaction
+/// takes the CPU they leave (its backlog shows in `auditrail_compaction_pending_segments`).
+const COMPACTOR_NICE: i32 = 19;
+
+/// Gives the calling thread the compactor's priority (Linux: a thread's own nice value).
+fn lower_priority() {
+    if let Err(error) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), COMPACTOR_NICE)
+    {
+        tracing::warn!(%error, "cannot lower the compactor thread's priority; it competes with ingest at normal priority");
+    }
+}
+
 impl Compactor {
     /// Starts the compactor thread.
     pub(crate) fn spawn() -> Result<Compactor, ServerError> {
@@ -67,6 +81,7 @@ impl Compactor {
         let thread = std::thread::Builder::new()
             .name("auditrail-compactor".to_owned())
             .spawn(move || {
+                lower_priority();
                 for work in job_receiver {
                     let job = match work {
                         Work::Compact(job) => job,
