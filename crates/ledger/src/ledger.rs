@@ -653,50 +653,11 @@ impl Ledger {
         let source = self.sealed.clone().ok_or_else(|| Error::Config {
             reason: "no sealed source to hand the segment to".to_owned(),
         })?;
-        let position = self
-            .segments
-            .iter()
-            .position(|segment| segment.first_seq == first_seq)
-            .ok_or_else(|| Error::Config {
-                reason: format!("no segment starts at record {first_seq}"),
-            })?;
-        let info = self.segments()[position].clone();
-        if !info.sealed || info.external {
-            return Err(Error::Config {
-                reason: format!("{} is not a sealed segment held in its file", info.path),
-            });
-        }
+        let segment = self.sealed_segment(first_seq)?;
         self.checkpoint(now)?;
-        let end = info.first_seq + info.record_count;
-        let mut theirs = source.records(&info)?;
-        for item in self.records(info.first_seq..end) {
-            let (seq, ours) = item?;
-            let same = match theirs.next() {
-                Some(record) => record? == ours,
-                None => false,
-            };
-            if !same {
-                return Err(Error::Corrupt {
-                    path: info.path.clone(),
-                    offset: 0,
-                    reason: format!(
-                        "the sealed source's record {seq} differs from the segment's; the segment stays"
-                    ),
-                });
-            }
-        }
-        if theirs.next().is_some() {
-            return Err(Error::Corrupt {
-                path: info.path.clone(),
-                offset: 0,
-                reason: format!(
-                    "the sealed source holds more than the segment's {} records",
-                    info.record_count
-                ),
-            });
-        }
-        drop(theirs);
-        self.replace_by_stub(position, &info)?.remove_synced(true)
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let checked = check_sealed(&segment, source.as_ref(), &never)?;
+        self.externalize_checked(checked, now)?.remove_synced(true)
     }
 
     /// A reader of the sealed segment starting at `first_seq` that holds no borrow of the

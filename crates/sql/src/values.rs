@@ -34,53 +34,44 @@ pub(crate) fn append_rows(batch: &RecordBatch, rows: &mut Vec<Vec<Value>>) -> Re
     Ok(())
 }
 
+/// The value of each row of `array`: `value(row)`, or null where the row is null.
+fn rows(array: &dyn Array, value: impl Fn(usize) -> Value) -> Vec<Value> {
+    (0..array.len())
+        .map(|row| {
+            if array.is_null(row) {
+                Value::Null
+            } else {
+                value(row)
+            }
+        })
+        .collect()
+}
+
 macro_rules! numbers {
     ($array:expr, $type:ty) => {{
         let array = $array.as_primitive::<$type>();
-        (0..array.len())
-            .map(|row| {
-                if array.is_null(row) {
-                    Value::Null
-                } else {
-                    Value::from(array.value(row))
-                }
-            })
-            .collect()
+        rows(array, |row| Value::from(array.value(row)))
     }};
 }
 
 macro_rules! floats {
     ($array:expr, $type:ty) => {{
         let array = $array.as_primitive::<$type>();
-        (0..array.len())
-            .map(|row| {
-                if array.is_null(row) {
-                    Value::Null
-                } else {
-                    float(f64::from(array.value(row)))
-                }
-            })
-            .collect()
+        rows(array, |row| float(f64::from(array.value(row))))
     }};
 }
 
 macro_rules! times {
     ($array:expr, $type:ty, $nanos_per_unit:expr) => {{
         let array = $array.as_primitive::<$type>();
-        (0..array.len())
-            .map(|row| {
-                if array.is_null(row) {
-                    Value::Null
-                } else {
-                    array
-                        .value(row)
-                        .checked_mul($nanos_per_unit)
-                        .map_or(Value::Null, |nanos| {
-                            Value::String(Timestamp::from_unix_nanos(nanos).to_rfc3339())
-                        })
-                }
-            })
-            .collect()
+        rows(array, |row| {
+            array
+                .value(row)
+                .checked_mul($nanos_per_unit)
+                .map_or(Value::Null, |nanos| {
+                    Value::String(Timestamp::from_unix_nanos(nanos).to_rfc3339())
+                })
+        })
     }};
 }
 
@@ -90,15 +81,7 @@ fn values(array: &dyn Array) -> Result<Vec<Value>> {
         DataType::Null => vec![Value::Null; array.len()],
         DataType::Boolean => {
             let array = array.as_boolean();
-            (0..array.len())
-                .map(|row| {
-                    if array.is_null(row) {
-                        Value::Null
-                    } else {
-                        Value::Bool(array.value(row))
-                    }
-                })
-                .collect()
+            rows(array, |row| Value::Bool(array.value(row)))
         }
         DataType::Int8 => numbers!(array, Int8Type),
         DataType::Int16 => numbers!(array, Int16Type),
@@ -194,15 +177,9 @@ fn displayed(array: &dyn Array) -> Result<Vec<Value>> {
     let formatter = ArrayFormatter::try_new(array, &options).map_err(|error| Error::Internal {
         message: error.to_string(),
     })?;
-    Ok((0..array.len())
-        .map(|row| {
-            if array.is_null(row) {
-                Value::Null
-            } else {
-                Value::String(formatter.value(row).to_string())
-            }
-        })
-        .collect())
+    Ok(rows(array, |row| {
+        Value::String(formatter.value(row).to_string())
+    }))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use event::{
     Attributes, Groups, Level, ResourceAttributes, Stage, Timestamp, UserAttributes, uri_path,
 };
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Text;
 use crate::limits::SOURCE_IPS_MAX;
@@ -183,9 +183,9 @@ impl<'de> Visitor<'de> for EventPeek<'_> {
                     peek.verb = text_or_empty(map.next_value()?);
                     has_identity = true;
                 }
-                "user" => peek.user = map.next_value_seed(UserPeek)?.unwrap_or_default(),
+                "user" => peek.user = optional::<PeekUser, _>(&mut map)?.unwrap_or_default(),
                 "impersonatedUser" => {
-                    map.next_value_seed(UserPeek)?;
+                    optional::<PeekUser, _>(&mut map)?;
                 }
                 "sourceIPs" => {
                     let ips = map.next_value::<Option<StrList>>()?;
@@ -197,8 +197,10 @@ impl<'de> Visitor<'de> for EventPeek<'_> {
                 "userAgent" => {
                     map.next_value::<Option<AnyStr>>()?;
                 }
-                "objectRef" => peek.object = map.next_value_seed(ObjectPeek)?,
-                "responseStatus" => map.next_value_seed(StatusPeek)?,
+                "objectRef" => peek.object = optional(&mut map)?,
+                "responseStatus" => {
+                    optional::<PeekStatus, _>(&mut map)?;
+                }
                 "requestReceivedTimestamp" => request_received = map.next_value()?,
                 "stageTimestamp" => stage_timestamp = map.next_value()?,
                 "annotations" => {
@@ -235,31 +237,44 @@ fn text_or_empty(text: Option<Text<'_>>) -> Cow<'_, str> {
     text.map(|Text(text)| text).unwrap_or_default()
 }
 
-/// `user` and `impersonatedUser`, as the decoder's `ActorSeed` reads them.
-struct UserPeek;
+/// An object the peek reads key by key; `Option<Object<T>>` reads it where the value may
+/// also be `null` or absent, as the decoder's seeds do.
+trait PeekMap<'de>: Sized {
+    /// What the value must be, for the error of another JSON type.
+    const EXPECTING: &'static str;
+    fn read<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
 
-impl<'de> DeserializeSeed<'de> for UserPeek {
-    type Value = Option<PeekUser<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
+/// A [`PeekMap`] as a JSON object.
+struct Object<T>(T);
+
+impl<'de, T: PeekMap<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: PeekMap<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::EXPECTING)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::read(map).map(Object)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor(PhantomData))
     }
 }
 
-impl<'de> Visitor<'de> for UserPeek {
-    type Value = Option<PeekUser<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a user object")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+/// The next value of `map`, an optional [`PeekMap`].
+fn optional<'de, T: PeekMap<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<Option<T>, A::Error> {
+    Ok(map
+        .next_value::<Option<Object<T>>>()?
+        .map(|Object(value)| value))
+}
+
+/// `user` and `impersonatedUser`, as the decoder's `ActorSeed` reads them.
+impl<'de> PeekMap<'de> for PeekUser<'de> {
+    const EXPECTING: &'static str = "a user object";
+    fn read<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut user = PeekUser::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
@@ -278,35 +293,14 @@ impl<'de> Visitor<'de> for UserPeek {
                 }
             }
         }
-        Ok(Some(user))
+        Ok(user)
     }
 }
 
 /// `objectRef`, as the decoder's `ObjectRefSeed` reads it.
-struct ObjectPeek;
-
-impl<'de> DeserializeSeed<'de> for ObjectPeek {
-    type Value = Option<PeekObject<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjectPeek {
-    type Value = Option<PeekObject<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an objectRef object")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+impl<'de> PeekMap<'de> for PeekObject<'de> {
+    const EXPECTING: &'static str = "an objectRef object";
+    fn read<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut object = PeekObject::default();
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
@@ -327,35 +321,16 @@ impl<'de> Visitor<'de> for ObjectPeek {
                 }
             }
         }
-        Ok(Some(object))
+        Ok(object)
     }
 }
 
 /// `responseStatus`, checked as the decoder's `StatusSeed` reads it.
-struct StatusPeek;
+struct PeekStatus;
 
-impl<'de> DeserializeSeed<'de> for StatusPeek {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StatusPeek {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a responseStatus object")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+impl<'de> PeekMap<'de> for PeekStatus {
+    const EXPECTING: &'static str = "a responseStatus object";
+    fn read<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             match key.as_ref() {
                 "status" | "reason" | "message" => {
@@ -366,7 +341,7 @@ impl<'de> Visitor<'de> for StatusPeek {
                 }
             }
         }
-        Ok(())
+        Ok(PeekStatus)
     }
 }
 
