@@ -253,6 +253,12 @@ pub struct Ledger {
     encoder: BlockEncoder,
     pending_tiles: Vec<FullTile>,
     unsynced_tiles: BTreeSet<String>,
+    /// Tiles a [`PendingCheckpoint`] is making durable on another thread: a checkpoint
+    /// signed here meanwhile makes them durable too before it is stored.
+    syncing_tiles: BTreeSet<String>,
+    /// Whether [`Ledger::append_batch`] leaves due checkpoints to the caller
+    /// ([`Ledger::begin_checkpoint`]).
+    background_checkpoints: bool,
     last_checkpoint: Option<LastCheckpoint>,
     interval_start: Option<SystemTime>,
     checkpoint_file_stale: bool,
@@ -333,6 +339,8 @@ impl Ledger {
                 .map_err(|source| Error::io(SEGMENT_DIR, source))?,
             pending_tiles: Vec::new(),
             unsynced_tiles: BTreeSet::new(),
+            syncing_tiles: BTreeSet::new(),
+            background_checkpoints: false,
             last_checkpoint,
             interval_start: None,
             checkpoint_file_stale: false,
@@ -472,7 +480,7 @@ impl Ledger {
         // checkpoint, which retries before it signs anything.
         let _ = self.write_pending_tiles();
 
-        let checkpoint = if self.checkpoint_due(now) {
+        let checkpoint = if !self.background_checkpoints && self.checkpoint_due(now) {
             match self.checkpoint(now) {
                 Ok(_) => CheckpointStatus::Written {
                     size: self.tree_size(),
@@ -539,6 +547,87 @@ impl Ledger {
         self.checkpoint_file_stale = true;
         self.write_checkpoint_file(&note)?;
         Ok(note)
+    }
+
+    /// Leaves due checkpoints to the caller: [`Ledger::append_batch`] no longer writes them,
+    /// and the caller makes them with [`Ledger::begin_checkpoint`], [`PendingCheckpoint::sync`]
+    /// (on another thread) and [`Ledger::finish_checkpoint`], so that a checkpoint's tile
+    /// fsyncs (a few hundred after a busy second) do not hold up appends.
+    pub fn set_background_checkpoints(&mut self, background: bool) {
+        self.background_checkpoints = background;
+    }
+
+    /// Signs a checkpoint of the current tree if the [`CheckpointPolicy`] calls for one at
+    /// `now`, without storing it: the tiles below its size are written, and the returned
+    /// [`PendingCheckpoint`] makes the ones not yet durable durable
+    /// ([`PendingCheckpoint::sync`], on any thread) before [`Ledger::finish_checkpoint`]
+    /// stores it. Appends may go on meanwhile. One pending checkpoint at a time is the
+    /// caller's to keep (a second one would sign the same policy interval again).
+    pub fn begin_checkpoint(
+        &mut self,
+        now: SystemTime,
+    ) -> Result<Option<PendingCheckpoint>, Error> {
+        if !self.checkpoint_due(now) {
+            return Ok(None);
+        }
+        let size = self.tree_size();
+        self.write_pending_tiles()?;
+        self.write_partial_tiles()?;
+        let body = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: self.edge.root(),
+        };
+        let note = self.signer.sign(&body.to_text())?;
+        let tiles: Vec<String> = std::mem::take(&mut self.unsynced_tiles)
+            .into_iter()
+            .collect();
+        self.syncing_tiles.extend(tiles.iter().cloned());
+        self.interval_start = Some(now);
+        Ok(Some(PendingCheckpoint {
+            storage: Arc::clone(&self.storage),
+            size,
+            note,
+            tiles,
+            synced: false,
+        }))
+    }
+
+    /// Stores a checkpoint begun by [`Ledger::begin_checkpoint`] once
+    /// [`PendingCheckpoint::sync`] made its tiles durable: appended to the checkpoint log
+    /// (durably), then the `checkpoint` file. Returns the note, or `None` when a checkpoint
+    /// of the same or a larger tree was stored meanwhile (the pending one is dropped: the log
+    /// only grows). One whose tiles were not made durable is refused, and its tiles are made
+    /// durable by the next checkpoint instead.
+    pub fn finish_checkpoint(
+        &mut self,
+        pending: PendingCheckpoint,
+    ) -> Result<Option<String>, Error> {
+        for tile in &pending.tiles {
+            self.syncing_tiles.remove(tile);
+        }
+        if !pending.synced {
+            self.unsynced_tiles.extend(pending.tiles);
+            return Err(Error::Config {
+                reason: "the pending checkpoint's tiles were not made durable; it is not stored"
+                    .to_owned(),
+            });
+        }
+        if self
+            .last_checkpoint
+            .as_ref()
+            .is_some_and(|last| last.size >= pending.size)
+        {
+            return Ok(None);
+        }
+        self.append_checkpoint_log(&pending.note)?;
+        self.last_checkpoint = Some(LastCheckpoint {
+            size: pending.size,
+            note: pending.note.clone(),
+        });
+        self.checkpoint_file_stale = true;
+        self.write_checkpoint_file(&pending.note)?;
+        Ok(Some(pending.note))
     }
 
     fn write_checkpoint_file(&mut self, note: &str) -> Result<(), Error> {
@@ -1237,40 +1326,11 @@ impl Ledger {
     }
 
     fn sync_tiles(&mut self) -> Result<(), Error> {
-        // A checkpoint after a busy second has a few hundred new tiles: their fsyncs are
-        // issued from several threads at once, so the file system can commit them together
-        // instead of one journal commit after another (the checkpoint waits for all).
         let paths: Vec<&String> = self.unsynced_tiles.iter().collect();
-        let per_thread = paths.len().div_ceil(TILE_SYNC_THREADS).max(1);
-        let storage = &self.storage;
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = paths
-                .chunks(per_thread)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        for path in chunk {
-                            storage.sync_file(path).map_err(|e| Error::io(path, e))?;
-                        }
-                        Ok::<(), Error>(())
-                    })
-                })
-                .collect();
-            for worker in workers {
-                worker.join().map_err(|_| Error::Poisoned)??;
-            }
-            Ok::<(), Error>(())
-        })?;
-        let mut dirs = BTreeSet::new();
-        for path in &self.unsynced_tiles {
-            let mut dir = parent(path);
-            while !dir.is_empty() && dirs.insert(dir.to_owned()) {
-                dir = parent(dir);
-            }
-        }
-        dirs.insert(String::new());
-        for dir in dirs.iter().rev() {
-            self.storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
-        }
+        sync_tile_files(self.storage.as_ref(), &paths, false)?;
+        // Those a pending checkpoint is making durable on another thread may not be yet.
+        let syncing: Vec<&String> = self.syncing_tiles.iter().collect();
+        sync_tile_files(self.storage.as_ref(), &syncing, true)?;
         self.unsynced_tiles.clear();
         Ok(())
     }
@@ -1578,6 +1638,82 @@ impl RedundantTiles {
             self.storage.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         }
         Ok(removed)
+    }
+}
+
+/// Makes tile files and the directories holding them durable. A checkpoint after a busy
+/// second has a few hundred new tiles: their fsyncs are issued from several threads at once,
+/// so that the file system can commit them together instead of one journal commit after
+/// another. With `missing_ok`, a tile removed meanwhile is skipped: only the level-0 tiles
+/// of an externalized segment are removed, whose leaves are recomputed from its records.
+fn sync_tile_files(
+    storage: &dyn Storage,
+    paths: &[&String],
+    missing_ok: bool,
+) -> Result<(), Error> {
+    let tolerate = |result: std::io::Result<()>| match result {
+        Err(error) if missing_ok && error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    let per_thread = paths.len().div_ceil(TILE_SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    for path in chunk {
+                        tolerate(storage.sync_file(path)).map_err(|e| Error::io(path, e))?;
+                    }
+                    Ok::<(), Error>(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().map_err(|_| Error::Poisoned)??;
+        }
+        Ok::<(), Error>(())
+    })?;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut dirs = BTreeSet::new();
+    for path in paths {
+        let mut dir = parent(path);
+        while !dir.is_empty() && dirs.insert(dir.to_owned()) {
+            dir = parent(dir);
+        }
+    }
+    dirs.insert(String::new());
+    for dir in dirs.iter().rev() {
+        tolerate(storage.sync_dir(dir)).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}
+
+/// A checkpoint signed by [`Ledger::begin_checkpoint`] and not stored yet: `Send`, so that
+/// another thread can make its tiles durable ([`PendingCheckpoint::sync`]) while the ledger
+/// goes on appending; [`Ledger::finish_checkpoint`] then stores it.
+#[derive(Debug)]
+pub struct PendingCheckpoint {
+    storage: Arc<dyn Storage>,
+    size: u64,
+    note: String,
+    tiles: Vec<String>,
+    synced: bool,
+}
+
+impl PendingCheckpoint {
+    /// The tree size the checkpoint signs.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Makes the tiles written for this checkpoint durable, with their directories.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        let paths: Vec<&String> = self.tiles.iter().collect();
+        sync_tile_files(self.storage.as_ref(), &paths, true)?;
+        self.synced = true;
+        Ok(())
     }
 }
 

@@ -85,9 +85,9 @@ pub use crate::error::Error;
 pub use crate::heartbeat::Heartbeat;
 pub use crate::ledger::{
     AppendReceipt, CheckedExternal, CheckedSegment, CheckpointPolicy, CheckpointStatus, Config,
-    KeySource, Ledger, PruneOutcome, Records, Recovery, RedundantTiles, SEGMENT_BYTES_MIN,
-    SIGNING_KEY_FILE, SealedSegment, SealedSegmentRecords, SegmentInfo, VERIFIER_KEY_FILE,
-    check_external, check_sealed,
+    KeySource, Ledger, PendingCheckpoint, PruneOutcome, Records, Recovery, RedundantTiles,
+    SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SealedSegment, SealedSegmentRecords, SegmentInfo,
+    VERIFIER_KEY_FILE, check_external, check_sealed,
 };
 pub use crate::mem_storage::MemStorage;
 pub use crate::merkle::Hash;

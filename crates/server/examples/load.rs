@@ -21,6 +21,10 @@
 //! is counted and retried after a short pause; the acknowledgement latency is that of the
 //! attempt that got the 200, from sending it to reading the answer (the refusals show in
 //! the count and in the sustained rate).
+//!
+//! With `LATENCY_LOG=FILE` in the environment it also writes each acknowledged batch as a
+//! line `MS_SINCE_START LATENCY_MS` (time the batch was due or sent), oldest first, to find
+//! when slow acknowledgements happen.
 
 #![allow(
     clippy::unwrap_used,
@@ -173,7 +177,8 @@ fn main() {
                         let _ = response.into_body().read_to_vec();
                         match status {
                             200 => {
-                                latencies.push(due.unwrap_or(sent).elapsed());
+                                let from = due.unwrap_or(sent);
+                                latencies.push((from - started, from.elapsed()));
                                 break;
                             }
                             503 | 429 => {
@@ -188,11 +193,11 @@ fn main() {
             })
         })
         .collect();
-    let mut latencies = Vec::new();
+    let mut timeline = Vec::new();
     let mut refused = 0;
     for worker in workers {
         let (l, r) = worker.join().unwrap();
-        latencies.extend(l);
+        timeline.extend(l);
         refused += r;
     }
     let elapsed = started.elapsed();
@@ -205,6 +210,21 @@ fn main() {
     {
         rss.fetch_max(kib, Ordering::Relaxed);
     }
+    if let Ok(path) = std::env::var("LATENCY_LOG") {
+        timeline.sort();
+        let lines: String = timeline
+            .iter()
+            .map(|(at, latency)| {
+                format!(
+                    "{:.3} {:.3}\n",
+                    at.as_secs_f64() * 1e3,
+                    latency.as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+    }
+    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency)| *latency).collect();
     latencies.sort();
     let events = latencies.len() * BATCH_EVENTS;
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];

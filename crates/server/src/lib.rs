@@ -27,6 +27,7 @@
 pub mod app;
 mod audit;
 pub mod auth;
+mod checkpointer;
 mod clock;
 mod collectors;
 mod compactor;

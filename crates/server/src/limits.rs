@@ -66,6 +66,10 @@ const _: () = assert!(QUEUE_BATCHES_MAX <= INGEST_CONCURRENT_MAX);
 /// while the server runs take effect within this time).
 pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Checkpoints whose tiles the background checkpointer makes durable at once (the writer
+/// signs the next one only after storing the last).
+pub const CHECKPOINTS_IN_FLIGHT: usize = 1;
+
 /// Work handed from the writer to the background compactor at once: one segment's
 /// compaction (one at a time, oldest first: its column builders are in memory while it
 /// runs) and the removal of the ledger tiles the last committed one made redundant.

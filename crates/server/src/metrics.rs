@@ -134,6 +134,10 @@ pub struct Metrics {
     pub ledger_bytes: Gauge,
     /// Batches waiting for the writer.
     pub queue_batches: Gauge,
+    /// Time the background checkpointer spends making one checkpoint's tiles durable.
+    pub checkpoint_sync_seconds: Histogram,
+    /// Checkpoints that could not be signed, made durable or stored (the next one retries).
+    pub checkpoint_failures: Counter,
     /// Time the writer spends committing one finished compaction (index files moved into
     /// place, index record appended, segment externalized).
     pub compaction_commit_seconds: Histogram,
@@ -190,6 +194,8 @@ impl Metrics {
             ledger_tree_size: Gauge::default(),
             ledger_bytes: Gauge::default(),
             queue_batches: Gauge::default(),
+            checkpoint_sync_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
+            checkpoint_failures: Counter::default(),
             compaction_commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 18)),
             compaction_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             compacted_segments: Counter::default(),
@@ -279,6 +285,16 @@ impl Metrics {
             "auditrail_queue_batches",
             "Batches waiting for the writer",
             metrics.queue_batches.clone(),
+        );
+        r.register(
+            "auditrail_checkpoint_sync_seconds",
+            "Time the background checkpointer spends making one checkpoint's tiles durable (acknowledgements do not wait for it)",
+            metrics.checkpoint_sync_seconds.clone(),
+        );
+        r.register(
+            "auditrail_checkpoint_failures",
+            "Checkpoints that could not be signed, made durable or stored; the next one tries again",
+            metrics.checkpoint_failures.clone(),
         );
         r.register(
             "auditrail_compaction_commit_seconds",

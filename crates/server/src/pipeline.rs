@@ -19,6 +19,11 @@
 //! Compaction: sealed ledger segments are converted to the columnar index by the background
 //! [`Compactor`], whatever the load; the writer only commits each finished one between
 //! batches (milliseconds), and looks at the compactor at least every [`WRITER_IDLE_POLL`].
+//!
+//! Checkpoints: the writer signs a due checkpoint between batches and the background
+//! [`Checkpointer`] makes its tiles durable; the writer stores it once they are (so no
+//! acknowledgement waits for a checkpoint's tile fsyncs). On shutdown the checkpoint under
+//! way is stored before the compactor stops and the store closes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +35,7 @@ use std::thread::JoinHandle;
 use store::{EventProof, Prepared, QuarantineEntry, Store};
 use tokio::sync::oneshot;
 
+use crate::checkpointer::Checkpointer;
 use crate::clock;
 use crate::compactor::Compactor;
 use crate::error::ServerError;
@@ -156,29 +162,50 @@ impl IngestQueue {
     }
 }
 
-/// Starts the writer thread on `store`, and the compactor thread beside it.
+/// Starts the writer thread on `store`, and the compactor and checkpointer threads beside it.
 pub(crate) fn spawn_writer(
-    store: Store,
+    mut store: Store,
     receiver: Receiver<Message>,
     metrics: Arc<Metrics>,
     hub: Hub,
 ) -> Result<JoinHandle<Result<(), ServerError>>, ServerError> {
     let compactor = Compactor::spawn()?;
+    let checkpointer = Checkpointer::spawn()?;
+    store.set_background_checkpoints(true);
+    let threads = Background {
+        compactor,
+        checkpointer,
+    };
     std::thread::Builder::new()
         .name("auditrail-writer".to_owned())
-        .spawn(move || write_loop(store, compactor, &receiver, &metrics, &hub))
+        .spawn(move || write_loop(store, threads, &receiver, &metrics, &hub))
         .map_err(ServerError::Runtime)
+}
+
+/// The writer's helper threads.
+struct Background {
+    compactor: Compactor,
+    checkpointer: Checkpointer,
+}
+
+impl Background {
+    /// Between batches, never waiting: store a checkpoint made durable and sign the next
+    /// due one; commit a finished compaction and start the next.
+    fn poll(&mut self, store: &mut Store, metrics: &Metrics) {
+        self.checkpointer.poll(store, metrics);
+        self.compactor.poll(store, metrics);
+    }
 }
 
 fn write_loop(
     mut store: Store,
-    mut compactor: Compactor,
+    mut background: Background,
     receiver: &Receiver<Message>,
     metrics: &Metrics,
     hub: &Hub,
 ) -> Result<(), ServerError> {
     update_ledger_gauges(&store, metrics);
-    compactor.poll(&mut store, metrics);
+    background.poll(&mut store, metrics);
     let mut merged = Prepared::default();
     let mut jobs: Vec<Job> = Vec::new();
     let mut proofs: Vec<ProveJob> = Vec::new();
@@ -187,7 +214,7 @@ fn write_loop(
         let message = match receiver.recv_timeout(WRITER_IDLE_POLL) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => {
-                compactor.poll(&mut store, metrics);
+                background.poll(&mut store, metrics);
                 update_ledger_gauges(&store, metrics);
                 continue;
             }
@@ -230,11 +257,11 @@ fn write_loop(
             // A handler that gave up waiting no longer listens.
             let _ = job.reply.send(answer);
         }
-        // Between batches, never waiting: commit a finished compaction, start the next.
-        compactor.poll(&mut store, metrics);
+        background.poll(&mut store, metrics);
     }
     metrics.queue_batches.set(0);
-    compactor.stop(&mut store, metrics);
+    background.checkpointer.stop(&mut store, metrics);
+    background.compactor.stop(&mut store, metrics);
     update_ledger_gauges(&store, metrics);
     store.close(clock::now())?;
     Ok(())

@@ -66,7 +66,7 @@ pub use columns::{
 pub use identity::{Key, NO_KEY, id_key, key};
 pub use keys::KeyRepair;
 /// The ledger tiles a committed compaction made redundant ([`CommittedCompaction::tiles`]).
-pub use ledger::RedundantTiles;
+pub use ledger::{PendingCheckpoint, RedundantTiles};
 pub use loader::{LoadOutcome, Loader};
 pub use proof::{EventProof, ProofError, resolve_event};
 pub use quarantine::QuarantineEntry;
@@ -416,6 +416,30 @@ impl Store {
     /// Signs and stores a checkpoint of the current tree; returns its text.
     pub fn checkpoint(&mut self, now: SystemTime) -> Result<String, StoreError> {
         Ok(self.ledger.checkpoint(now)?)
+    }
+
+    /// Leaves due checkpoints to the caller ([`Ledger::set_background_checkpoints`]): the
+    /// server makes their tiles durable on another thread, so that appends do not wait.
+    pub fn set_background_checkpoints(&mut self, background: bool) {
+        self.ledger.set_background_checkpoints(background);
+    }
+
+    /// A checkpoint signed when one is due, to be made durable on any thread and stored by
+    /// [`Store::finish_checkpoint`] ([`Ledger::begin_checkpoint`]).
+    pub fn begin_checkpoint(
+        &mut self,
+        now: SystemTime,
+    ) -> Result<Option<ledger::PendingCheckpoint>, StoreError> {
+        Ok(self.ledger.begin_checkpoint(now)?)
+    }
+
+    /// Stores a checkpoint begun by [`Store::begin_checkpoint`] whose tiles were made
+    /// durable ([`Ledger::finish_checkpoint`]); `None` when a newer one was stored meanwhile.
+    pub fn finish_checkpoint(
+        &mut self,
+        pending: ledger::PendingCheckpoint,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.ledger.finish_checkpoint(pending)?)
     }
 
     /// The sequence numbers of stored events whose id is `id` (a linear scan).
