@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+/// The allocator of the `auditrail` binary, as in `examples/query_bench.rs`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -50,11 +54,11 @@ fn queries(c: &mut Criterion) {
     });
     let filter = Filter {
         verbs: vec![TextPattern::parse("delete")],
-        resources: vec![TextPattern::parse("configmaps")],
+        resources: vec![TextPattern::parse("secrets")],
         namespaces: vec![TextPattern::parse("payments")],
         ..Filter::default()
     };
-    group.bench_function("delete_configmaps_in_namespace_newest_100", |b| {
+    group.bench_function("delete_secrets_in_namespace_newest_100", |b| {
         b.iter(|| dataset.query(&filter, 100).unwrap())
     });
     group.bench_function("object_history_rows", |b| {

@@ -31,7 +31,7 @@ use parquet::file::statistics::Statistics;
 
 use crate::error::{Error, Result};
 use crate::filter::{Filter, TextPattern};
-use crate::limits::{RESULT_ROWS_MAX, ROW_GROUP_ROWS, SCAN_THREADS_MAX};
+use crate::limits::{RESULT_ROWS_MAX, ROW_GROUP_ROWS, SCAN_BATCH_ROWS, SCAN_THREADS_MAX};
 use crate::schema::{Column, DictText, downcast};
 use crate::segment::{BLOOM_COLUMNS, Segment, batch_of};
 use crate::topk::TopK;
@@ -105,6 +105,13 @@ enum ChunkOrigin {
 pub(crate) trait Accumulate: Send {
     /// Takes the selected `rows` of `chunk`.
     fn add(&mut self, chunk: &Chunk, rows: &[u32]) -> Result<()>;
+    /// Takes every row of `chunk` (the filter tests no column, or the chunk holds only the
+    /// rows it selected). An accumulator with a loop over whole columns overrides it; the
+    /// default lists the rows and calls [`Accumulate::add`].
+    fn add_all(&mut self, chunk: &Chunk) -> Result<()> {
+        let rows: Vec<u32> = (0..u32::try_from(chunk.len()).unwrap_or(u32::MAX)).collect();
+        self.add(chunk, &rows)
+    }
     /// Folds another worker's result in.
     fn merge(&mut self, other: Self);
 }
@@ -447,14 +454,24 @@ impl Dataset {
                 let Some(unit) = units.get(at) else {
                     return Ok(accumulator);
                 };
-                let (loaded, tested) = self.load(*unit, &needed, filter, &bloom_pruned)?;
-                scanned.fetch_add(tested, Ordering::Relaxed);
-                for (chunk, rows) in loaded {
-                    matched.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                    if !rows.is_empty() {
-                        accumulator.add(&chunk, &rows)?;
+                let tested = self.load(*unit, &needed, filter, &bloom_pruned, |chunk, rows| {
+                    match rows {
+                        Rows::All => {
+                            matched.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                            if chunk.len() > 0 {
+                                accumulator.add_all(&chunk)?;
+                            }
+                        }
+                        Rows::Some(rows) => {
+                            matched.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                            if !rows.is_empty() {
+                                accumulator.add(&chunk, &rows)?;
+                            }
+                        }
                     }
-                }
+                    Ok(())
+                })?;
+                scanned.fetch_add(tested, Ordering::Relaxed);
             }
         };
         let results: Vec<Result<A>> = if threads <= 1 {
@@ -482,8 +499,8 @@ impl Dataset {
         Ok((total.unwrap_or_else(make), stats))
     }
 
-    /// Loads a unit and selects its rows: `(chunk, selected rows)` pairs and the number of
-    /// rows tested.
+    /// Loads a unit and selects its rows, handing each `(chunk, selected rows)` to `each` as
+    /// soon as it is read; returns the number of rows tested.
     ///
     /// A row group is read in two steps when the filter reads columns: first only those
     /// columns, to select rows; then, if any row matched, the other columns, of the
@@ -494,20 +511,22 @@ impl Dataset {
         columns: &[Column],
         filter: &Filter,
         bloom_pruned: &AtomicU64,
-    ) -> Result<Loaded> {
+        mut each: impl FnMut(Chunk, Rows) -> Result<()>,
+    ) -> Result<u64> {
         let (segment, group, first_row) = match unit {
             Unit::Tail => {
                 let Some(tail) = &self.tail else {
-                    return Ok((Vec::new(), 0));
+                    return Ok(0);
                 };
                 let chunk = Chunk {
                     batch: tail.batch.clone(),
                     origin: ChunkOrigin::Tail,
                     row_map: None,
                 };
-                let rows = select(&chunk, filter)?;
+                let rows = select_rows(&chunk, filter)?;
                 let tested = chunk.len() as u64;
-                return Ok((vec![(chunk, rows)], tested));
+                each(chunk, rows)?;
+                return Ok(tested);
             }
             Unit::RowGroup {
                 segment,
@@ -516,28 +535,47 @@ impl Dataset {
             } => (segment, group, first_row),
         };
         let Some(file) = self.segments.get(segment) else {
-            return Ok((Vec::new(), 0));
+            return Ok(0);
         };
         let builder = file.reader()?;
         if bloom_excludes(&builder, group, filter)? {
             bloom_pruned.fetch_add(1, Ordering::Relaxed);
-            return Ok((Vec::new(), 0));
+            return Ok(0);
         }
         let filter_only = filter_columns(filter);
         let origin = ChunkOrigin::Segment { segment, first_row };
-        if filter_only.is_empty() || filter_only.len() >= columns.len() {
-            let mut loaded = Vec::new();
-            let mut tested = 0;
-            for chunk in read_group(file, builder, group, columns, origin, None)? {
-                let rows = select(&chunk, filter)?;
-                tested += chunk.len() as u64;
-                loaded.push((chunk, rows));
-            }
-            return Ok((loaded, tested));
-        }
-        let mut loaded = Vec::new();
         let mut tested = 0;
-        for probe in read_group(file, builder, group, &filter_only, origin, None)? {
+        if filter_only.is_empty() || filter_only.len() >= columns.len() {
+            read_group(
+                file,
+                builder,
+                group,
+                columns,
+                origin,
+                Batches::Scan,
+                |chunk| {
+                    let rows = select_rows(&chunk, filter)?;
+                    tested += chunk.len() as u64;
+                    each(chunk, rows)
+                },
+            )?;
+            return Ok(tested);
+        }
+        let mut probes = Vec::new();
+        read_group(
+            file,
+            builder,
+            group,
+            &filter_only,
+            origin,
+            Batches::Whole,
+            |probe| {
+                probes.push(probe);
+                Ok(())
+            },
+        )?;
+        let mut sparse_reads = Vec::new();
+        for probe in probes {
             let rows = select(&probe, filter)?;
             tested += probe.len() as u64;
             if rows.is_empty() {
@@ -550,48 +588,64 @@ impl Dataset {
             else {
                 continue;
             };
-            let probe_origin = ChunkOrigin::Segment {
-                segment,
-                first_row: probe_first_row,
-            };
             // Batches of one row group come one per row group with our files; a row group
             // split over several batches (another writer) is read whole, as one.
             let sparse = rows.len() * SPARSE_SELECTION_RATIO < probe.len()
                 && probe.len() as u64 == row_group_rows(file, group);
-            if sparse {
-                let selection = selection_of(&rows, probe.len());
-                for chunk in read_group(
+            if !sparse {
+                // Dense, or a row group split over batches: read the whole row group.
+                let scan = Batches::Scan;
+                read_group(
                     file,
                     file.reader()?,
                     group,
                     columns,
-                    probe_origin,
-                    Some(selection),
-                )? {
+                    origin,
+                    scan,
+                    |chunk| {
+                        let rows = select_rows(&chunk, filter)?;
+                        each(chunk, rows)
+                    },
+                )?;
+                return Ok(tested);
+            }
+            let probe_origin = ChunkOrigin::Segment {
+                segment,
+                first_row: probe_first_row,
+            };
+            sparse_reads.push((probe_origin, rows));
+        }
+        for (probe_origin, rows) in sparse_reads {
+            let selection = selection_of(&rows, row_group_rows(file, group) as usize);
+            read_group(
+                file,
+                file.reader()?,
+                group,
+                columns,
+                probe_origin,
+                Batches::Selected(selection),
+                |chunk| {
                     let chunk = Chunk {
                         row_map: Some(rows.clone()),
                         ..chunk
                     };
-                    let all: Vec<u32> =
-                        (0..u32::try_from(chunk.len()).unwrap_or(u32::MAX)).collect();
-                    loaded.push((chunk, all));
-                }
-            } else {
-                // Dense, or a row group split over batches: read the whole row group.
-                loaded.clear();
-                for chunk in read_group(file, file.reader()?, group, columns, origin, None)? {
-                    let rows = select(&chunk, filter)?;
-                    loaded.push((chunk, rows));
-                }
-                break;
-            }
+                    each(chunk, Rows::All)
+                },
+            )?;
         }
-        Ok((loaded, tested))
+        Ok(tested)
     }
 }
 
-/// Chunks with their selected rows, and the number of rows tested.
-type Loaded = (Vec<(Chunk, Vec<u32>)>, u64);
+/// The rows of a chunk that a filter selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Every row of the chunk (the filter tests no column, or the chunk holds only the
+    /// rows it selected): no list of row numbers is made.
+    All,
+    /// These rows, in row order.
+    Some(Vec<u32>),
+}
 
 /// A selection of at most one in this many rows is read row by row in the second step.
 const SPARSE_SELECTION_RATIO: usize = 8;
@@ -623,46 +677,61 @@ fn selection_of(rows: &[u32], length: usize) -> RowSelection {
     RowSelection::from(selectors)
 }
 
-/// Reads `columns` of one row group (optionally only the selected rows) as chunks.
+/// How [`read_group`] reads a row group.
+enum Batches {
+    /// Every row, [`SCAN_BATCH_ROWS`] at a time: the buffers of one batch are reused for
+    /// the next while still in the core's cache (a whole row group in one batch grows the
+    /// reader's buffers page by page, copying them each time).
+    Scan,
+    /// Every row in one batch ([`ROW_GROUP_ROWS`]; a longer row group, from another writer,
+    /// comes in several), so that row numbers in a batch are those of the row group.
+    Whole,
+    /// The selected rows only, in one batch.
+    Selected(RowSelection),
+}
+
+/// Reads `columns` of one row group as `batches` say and hands each batch to `each` as a
+/// chunk.
 fn read_group(
     file: &Segment,
     builder: ParquetRecordBatchReaderBuilder<std::fs::File>,
     group: usize,
     columns: &[Column],
     origin: ChunkOrigin,
-    selection: Option<RowSelection>,
-) -> Result<Vec<Chunk>> {
-    let mut builder = builder
-        .with_row_groups(vec![group])
-        .with_projection(file.projection(columns))
-        .with_batch_size(ROW_GROUP_ROWS);
-    let sparse = selection.is_some();
-    if let Some(selection) = selection {
-        builder = builder.with_row_selection(selection);
-    }
+    batches: Batches,
+    mut each: impl FnMut(Chunk) -> Result<()>,
+) -> Result<()> {
     let ChunkOrigin::Segment {
         segment,
         mut first_row,
     } = origin
     else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    // Our row groups arrive as one batch; a longer one (a file written by another tool)
-    // arrives as several, each its own chunk.
-    let mut chunks = Vec::new();
+    let builder = builder
+        .with_row_groups(vec![group])
+        .with_projection(file.projection(columns));
+    let sparse = matches!(batches, Batches::Selected(_));
+    let builder = match batches {
+        Batches::Scan => builder.with_batch_size(SCAN_BATCH_ROWS),
+        Batches::Whole => builder.with_batch_size(ROW_GROUP_ROWS),
+        Batches::Selected(selection) => builder
+            .with_batch_size(ROW_GROUP_ROWS)
+            .with_row_selection(selection),
+    };
     for batch in builder.build()? {
         let batch = batch?;
         let rows = batch.num_rows() as u64;
-        chunks.push(Chunk {
+        each(Chunk {
             batch,
             origin: ChunkOrigin::Segment { segment, first_row },
             row_map: None,
-        });
+        })?;
         if !sparse {
             first_row += rows;
         }
     }
-    Ok(chunks)
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -755,6 +824,14 @@ fn filter_columns(filter: &Filter) -> Vec<Column> {
 
 /// The rows of `chunk` the filter selects, in row order.
 pub(crate) fn select(chunk: &Chunk, filter: &Filter) -> Result<Vec<u32>> {
+    Ok(match select_rows(chunk, filter)? {
+        Rows::All => (0..u32::try_from(chunk.len()).unwrap_or(u32::MAX)).collect(),
+        Rows::Some(rows) => rows,
+    })
+}
+
+/// The rows of `chunk` the filter selects: [`Rows::All`] when it tests no column.
+fn select_rows(chunk: &Chunk, filter: &Filter) -> Result<Rows> {
     let length = chunk.len();
     let mut rows: Option<Vec<u32>> = None;
     if filter.has_time() {
@@ -798,7 +875,7 @@ pub(crate) fn select(chunk: &Chunk, filter: &Filter) -> Result<Vec<u32>> {
         });
         narrow_dict(&mut rows, length, dict, &accept);
     }
-    Ok(rows.unwrap_or_else(|| (0..u32::try_from(length).unwrap_or(u32::MAX)).collect()))
+    Ok(rows.map_or(Rows::All, Rows::Some))
 }
 
 /// Evaluates `accept` once per dictionary value.

@@ -30,6 +30,13 @@ pub const STATISTICS_TRUNCATE_BYTES: usize = 64;
 /// columns.
 pub const BLOOM_FILTER_FPP: f64 = 0.01;
 
+/// Rows decoded at a time when a scan reads a row group whole: the Parquet reader grows its
+/// buffers page by page (about 20,000 rows each), so a batch of a few pages keeps the
+/// buffers small enough to stay in the core's cache and be reused, where a batch of a whole
+/// row group copied them at every page. (The first step of a two-step read, which selects
+/// the rows, still reads the row group as one batch.)
+pub const SCAN_BATCH_ROWS: usize = 32 * 1024;
+
 /// Most threads a scan uses, whatever the machine offers.
 pub const SCAN_THREADS_MAX: usize = 64;
 
@@ -59,6 +66,7 @@ pub const KEY_INDEX_BYTES_MAX: usize = 1 << 30;
 pub const SEGMENT_ROWS_MAX: usize = u32::MAX as usize;
 
 const _: () = assert!(ROW_GROUP_ROWS <= SEGMENT_ROWS_MAX);
+const _: () = assert!(SCAN_BATCH_ROWS <= ROW_GROUP_ROWS);
 const _: () = assert!(DATA_PAGE_BYTES <= DICTIONARY_PAGE_BYTES);
 const _: () = assert!(ZSTD_LEVEL >= 1 && ZSTD_LEVEL <= 22);
 const _: () = assert!(RESULT_ROWS_MAX >= TOP_ROWS_MAX);

@@ -26,7 +26,7 @@ use crate::diff::{PatchOperation, diff};
 use crate::error::Result;
 use crate::filter::{Filter, TextPattern};
 use crate::limits::{RESULT_ROWS_MAX, TOP_ROWS_MAX};
-use crate::schema::{Column, FLAG_ERROR, FLAG_REQUEST, FLAG_WRITE};
+use crate::schema::{Column, DictText, FLAG_ERROR, FLAG_REQUEST, FLAG_WRITE};
 use crate::topk::TopK;
 
 /// Kubernetes verbs that change state.
@@ -159,12 +159,36 @@ pub struct TopRow {
     pub counts: Counts,
 }
 
+/// Counts per key; keyed by string so that a key already counted costs no allocation.
 #[derive(Default)]
 struct KeyCounts {
-    counts: HashMap<Option<String>, Counts>,
+    named: HashMap<String, Counts>,
+    none: Option<Counts>,
 }
 
 impl KeyCounts {
+    /// Adds `counts` to those of `key` (`None`: no value).
+    fn count(&mut self, key: Option<&str>, counts: Counts) {
+        match key {
+            None => self.none.get_or_insert_default().add(counts),
+            Some(key) => match self.named.get_mut(key) {
+                Some(total) => total.add(counts),
+                None => {
+                    self.named.insert(key.to_owned(), counts);
+                }
+            },
+        }
+    }
+
+    /// Every key with its counts, in no particular order.
+    fn into_rows(self) -> impl Iterator<Item = (Option<String>, Counts)> {
+        self.none.map(|counts| (None, counts)).into_iter().chain(
+            self.named
+                .into_iter()
+                .map(|(key, counts)| (Some(key), counts)),
+        )
+    }
+
     fn add(&mut self, chunk: &Chunk, rows: &[u32], column: Column) -> Result<()> {
         let view = RequestView::new(chunk)?;
         if column == Column::Groups {
@@ -181,13 +205,10 @@ impl KeyCounts {
                 match strings {
                     Some(strings) if !strings.is_empty() => {
                         for group in strings.iter().flatten() {
-                            self.counts
-                                .entry(Some(group.to_owned()))
-                                .or_default()
-                                .add(counts);
+                            self.count(Some(group), counts);
                         }
                     }
-                    _ => self.counts.entry(None).or_default().add(counts),
+                    _ => self.count(None, counts),
                 }
             }
             return Ok(());
@@ -206,24 +227,153 @@ impl KeyCounts {
                 None => null.add(counts),
             }
         }
-        for (key, counts) in per_key.into_iter().enumerate() {
-            if counts.requests > 0 {
-                let value = dict.values.value(key);
-                let value = (!value.is_empty()).then(|| value.to_owned());
-                self.counts.entry(value).or_default().add(counts);
-            }
-        }
-        if null.requests > 0 {
-            self.counts.entry(None).or_default().add(null);
-        }
+        self.add_per_key(&dict, per_key, null);
         Ok(())
     }
 
-    fn merge(&mut self, other: KeyCounts) {
-        for (key, counts) in other.counts {
-            self.counts.entry(key).or_default().add(counts);
+    /// [`KeyCounts::add`] over every row of the chunk: one pass over the dictionary keys
+    /// and the request flags side by side, counting per key without a branch per row.
+    fn add_all(&mut self, chunk: &Chunk, column: Column) -> Result<()> {
+        // Groups have several keys per row; a chunk too long for `u32` counters (never one
+        // of ours) takes the general path.
+        if column == Column::Groups || u32::try_from(chunk.len()).is_err() {
+            let rows: Vec<u32> = (0..u32::try_from(chunk.len()).unwrap_or(u32::MAX)).collect();
+            return self.add(chunk, &rows, column);
+        }
+        let dict = chunk.dict(column)?;
+        let flags = chunk.flags()?.values();
+        let keys = dict.array.keys().values();
+        let null_bits = dict
+            .array
+            .nulls()
+            .filter(|nulls| nulls.null_count() > 0)
+            .map(|nulls| !nulls.inner());
+        let null_rows = null_bits.iter().flat_map(|bits| bits.set_indices());
+        let mut slots = count_flags(keys, flags, dict.values.len(), null_rows);
+        let null = slots.pop().unwrap_or_default();
+        self.add_per_key(&dict, slots, null);
+        Ok(())
+    }
+
+    /// Folds counts per dictionary code (and for NULL) in under their strings; the empty
+    /// string counts as no value, like NULL.
+    fn add_per_key(&mut self, dict: &DictText<'_>, per_key: Vec<Counts>, null: Counts) {
+        for (key, counts) in per_key.into_iter().enumerate() {
+            if counts.requests > 0 {
+                let value = dict.values.value(key);
+                self.count((!value.is_empty()).then_some(value), counts);
+            }
+        }
+        if null.requests > 0 {
+            self.count(None, null);
         }
     }
+
+    fn merge(&mut self, other: KeyCounts) {
+        for (key, counts) in other.into_rows() {
+            self.count(key.as_deref(), counts);
+        }
+    }
+}
+
+/// Each combination of the request flags has a counter per key: `flags & FLAG_MASK` is the
+/// counter's place among its key's [`FLAG_COMBINATIONS`].
+const FLAG_MASK: u8 = FLAG_REQUEST | FLAG_WRITE | FLAG_ERROR;
+const FLAG_COMBINATIONS: usize = FLAG_MASK as usize + 1;
+/// Rows are counted in this many interleaved tables (row `i` in table `i % COUNT_LANES`),
+/// so that consecutive rows of the same key do not wait on each other's counter.
+const COUNT_LANES: usize = 4;
+/// Most counters per table for which the lanes are used (256 KiB of counters in all); a
+/// wider dictionary is counted in one table.
+const COUNT_LANE_CELLS_MAX: usize = 16 * 1024;
+
+/// Requests, writes and errors per dictionary key over rows whose keys and request flags
+/// are `keys` and `flags` (the rows in `null_rows` count as NULL), with one entry per
+/// dictionary value and then one for NULL (which also takes keys outside the dictionary).
+/// One table increment per row, with no branch: the counters are per key and flag
+/// combination, folded into [`Counts`] at the end.
+fn count_flags(
+    keys: &[i32],
+    flags: &[u8],
+    values: usize,
+    null_rows: impl Iterator<Item = usize>,
+) -> Vec<Counts> {
+    let null_slot = values;
+    let width = (values + 1) * FLAG_COMBINATIONS;
+    let cell = |key: i32, flags: u8| {
+        usize::try_from(key).map_or(null_slot, |key| key.min(null_slot)) * FLAG_COMBINATIONS
+            + usize::from(flags & FLAG_MASK)
+    };
+    let lanes = if width <= COUNT_LANE_CELLS_MAX {
+        COUNT_LANES
+    } else {
+        1
+    };
+    let mut table = vec![0_u32; width * lanes];
+    let rows = keys.len().min(flags.len());
+    let (keys, flags) = (&keys[..rows], &flags[..rows]);
+    if lanes == COUNT_LANES {
+        let (first, rest) = table.split_at_mut(width);
+        let (second, rest) = rest.split_at_mut(width);
+        let (third, fourth) = rest.split_at_mut(width);
+        let bump = |table: &mut [u32], key: i32, flags: u8| {
+            if let Some(counter) = table.get_mut(cell(key, flags)) {
+                *counter += 1;
+            }
+        };
+        let whole = rows - rows % COUNT_LANES;
+        for (key, flags) in keys[..whole]
+            .chunks_exact(COUNT_LANES)
+            .zip(flags[..whole].chunks_exact(COUNT_LANES))
+        {
+            bump(first, key[0], flags[0]);
+            bump(second, key[1], flags[1]);
+            bump(third, key[2], flags[2]);
+            bump(fourth, key[3], flags[3]);
+        }
+        for (key, flags) in keys[whole..].iter().zip(&flags[whole..]) {
+            bump(first, *key, *flags);
+        }
+    } else {
+        for (key, flags) in keys.iter().zip(flags) {
+            if let Some(counter) = table.get_mut(cell(*key, *flags)) {
+                *counter += 1;
+            }
+        }
+    }
+    // NULL rows were counted under whatever key their slot holds: move them to NULL. The
+    // counters of the first table may wrap here, their sum over the tables does not.
+    for row in null_rows.take_while(|row| *row < rows) {
+        let combination = usize::from(flags[row] & FLAG_MASK);
+        if let Some(counter) = table.get_mut(cell(keys[row], flags[row])) {
+            *counter = counter.wrapping_sub(1);
+        }
+        if let Some(counter) = table.get_mut(null_slot * FLAG_COMBINATIONS + combination) {
+            *counter = counter.wrapping_add(1);
+        }
+    }
+    (0..=values)
+        .map(|slot| {
+            let mut counts = Counts::default();
+            for combination in 0..FLAG_COMBINATIONS {
+                let at = slot * FLAG_COMBINATIONS + combination;
+                let rows = (0..lanes)
+                    .filter_map(|lane| table.get(lane * width + at))
+                    .fold(0_u32, |sum, count| sum.wrapping_add(*count));
+                let flags = combination as u8;
+                if flags & FLAG_REQUEST != 0 {
+                    counts.requests += u64::from(rows);
+                    if flags & FLAG_WRITE != 0 {
+                        counts.writes += u64::from(rows);
+                    }
+                    if flags & FLAG_ERROR != 0 {
+                        counts.errors += u64::from(rows);
+                    }
+                }
+            }
+            counts
+        })
+        .collect()
 }
 
 struct TopAccumulator {
@@ -234,6 +384,9 @@ struct TopAccumulator {
 impl Accumulate for TopAccumulator {
     fn add(&mut self, chunk: &Chunk, rows: &[u32]) -> Result<()> {
         self.counts.add(chunk, rows, self.column)
+    }
+    fn add_all(&mut self, chunk: &Chunk) -> Result<()> {
+        self.counts.add_all(chunk, self.column)
     }
     fn merge(&mut self, other: Self) {
         self.counts.merge(other.counts);
@@ -255,8 +408,7 @@ pub fn top_users(
     })?;
     let mut rows: Vec<TopRow> = accumulator
         .counts
-        .counts
-        .into_iter()
+        .into_rows()
         .map(|(key, counts)| TopRow { key, counts })
         .collect();
     rows.sort_by(|a, b| {
@@ -804,8 +956,7 @@ pub fn chargeback(
     })?;
     let mut rows: Vec<ChargebackRow> = accumulator
         .counts
-        .counts
-        .into_iter()
+        .into_rows()
         .map(|(key, counts)| ChargebackRow {
             distinct_users: accumulator
                 .users
@@ -823,4 +974,56 @@ pub fn chargeback(
     });
     rows.truncate(TOP_ROWS_MAX);
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `count_flags` against a count row by row, for a narrow dictionary (four tables) and
+    /// a wide one (one table), with NULL rows, keys outside the dictionary, every flag
+    /// combination and row counts that are not a multiple of the tables.
+    #[test]
+    fn count_flags_matches_a_count_row_by_row() {
+        for (values, rows) in [(0, 7), (1, 1), (5, 1003), (300, 4099), (5000, 20_001)] {
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ values as u64;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut keys = Vec::new();
+            let mut flags = Vec::new();
+            let mut nulls = Vec::new();
+            for row in 0..rows {
+                let draw = next();
+                // Mostly in range, sometimes negative or past the end.
+                let key = match draw % 50 {
+                    0 => -1,
+                    1 => i32::try_from(values + 3).unwrap(),
+                    _ => i32::try_from((draw >> 8) % (values as u64 + 1)).unwrap(),
+                };
+                keys.push(key);
+                flags.push(u8::try_from((draw >> 32) % 16).unwrap());
+                if draw % 17 == 0 {
+                    nulls.push(row);
+                }
+            }
+            let mut expected = vec![Counts::default(); values + 1];
+            for (row, key) in keys.iter().enumerate() {
+                let slot = if nulls.contains(&row) {
+                    values
+                } else {
+                    usize::try_from(*key).map_or(values, |key| key.min(values))
+                };
+                let request = RequestView { flags: &flags }.counts(row);
+                if let Some(counts) = request {
+                    expected[slot].add(counts);
+                }
+            }
+            let counted = count_flags(&keys, &flags, values, nulls.iter().copied());
+            assert_eq!(counted, expected, "{values} values, {rows} rows");
+        }
+    }
 }

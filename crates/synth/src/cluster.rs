@@ -15,6 +15,9 @@ use crate::catalog::{
 };
 use crate::ids::{hash, name_suffix, stable_uuid};
 
+/// Release revisions Helm keeps (`--history-max` default).
+const HELM_HISTORY_MAX: u64 = 10;
+
 /// Who sends requests, how they look on the wire and how they are authorized.
 #[derive(Debug)]
 pub(crate) struct Principal {
@@ -571,7 +574,28 @@ impl Cluster {
 
     /// The name of a workload's newest Helm release Secret.
     pub(crate) fn helm_release(&self, workload: &Workload) -> String {
-        let revision = 1 + hash(self.seed, &[&workload.namespace, workload.app, "helm"]) % 40;
-        format!("sh.helm.release.v1.{}.v{revision}", workload.app)
+        format!(
+            "sh.helm.release.v1.{}.v{}",
+            workload.app,
+            self.helm_revision(workload)
+        )
+    }
+
+    /// The release Secret Helm removes when it stores the newest one, keeping
+    /// `HELM_HISTORY_MAX` revisions (`helm upgrade --history-max`, 10 by default); `None`
+    /// while the release has no more revisions than that.
+    pub(crate) fn helm_pruned_release(&self, workload: &Workload) -> Option<String> {
+        let revision = self.helm_revision(workload);
+        (revision > HELM_HISTORY_MAX).then(|| {
+            format!(
+                "sh.helm.release.v1.{}.v{}",
+                workload.app,
+                revision - HELM_HISTORY_MAX
+            )
+        })
+    }
+
+    fn helm_revision(&self, workload: &Workload) -> u64 {
+        1 + hash(self.seed, &[&workload.namespace, workload.app, "helm"]) % 40
     }
 }

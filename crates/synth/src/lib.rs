@@ -26,18 +26,21 @@
 //!   leases, informer lists and watches, pod bindings) and controller service accounts
 //!   (`system:serviceaccount:kube-system:replicaset-controller`, …, with a `credential-id`
 //!   in `user.extra`): pod creates with `generateName`, Deployment status, garbage
-//!   collection, namespace teardown with `deletecollection`; metrics-server's TokenReviews;
-//!   cert-manager and Argo CD on their custom resources (pod-bound tokens, so `user.extra`
-//!   names the pod and node); about a third;
+//!   collection (Secrets among the dependents it deletes), namespace teardown with
+//!   `deletecollection`; metrics-server's TokenReviews; cert-manager and Argo CD on their
+//!   custom resources (pod-bound tokens, so `user.extra` names the pod and node); about a
+//!   third;
 //! - probes and monitoring: `system:anonymous` on `/livez`, `/readyz`, `/healthz` from
 //!   kubelet and the load balancer, Prometheus on `/metrics`; about a tenth;
 //! - people (`alice@example.com`, `bob@example.com`, … via OIDC, groups `dev-team`,
 //!   `sre-team`, `data-team` and `system:authenticated`, kubectl user agents): discovery,
-//!   reads, `logs`, `exec` (with the command in the URI), apply/edit/patch/restart, secrets,
-//!   ClusterRoleBindings (developers are refused), cordon and drain; sometimes through an
-//!   authenticating proxy (a two-address `sourceIPs` chain), and sometimes an SRE
-//!   impersonates a developer or a service account ([`SynthConfig::impersonation_rate`]);
-//! - CI: a Helm deployer service account (release Secrets, Deployment patches) and kubectl;
+//!   reads, `logs`, `exec` (with the command in the URI), apply/edit/patch/restart, secrets
+//!   (read, listed, edited, rotated by a delete and a create), ClusterRoleBindings
+//!   (developers are refused), cordon and drain; sometimes through an authenticating proxy
+//!   (a two-address `sourceIPs` chain), and sometimes an SRE impersonates a developer or a
+//!   service account ([`SynthConfig::impersonation_rate`]);
+//! - CI: a Helm deployer service account (release Secrets, the oldest one deleted at each
+//!   upgrade past `--history-max`, Deployment patches) and kubectl;
 //! - outsiders ([`SynthConfig::unauthenticated_rate`]): bad tokens (401, empty user, only a
 //!   ResponseStarted event, "Authentication failed" message) and `system:anonymous` refused
 //!   by RBAC (403).

@@ -646,7 +646,9 @@ fn deployment_status<'c>(traffic: &mut Traffic<'c, '_>) -> Request<'c> {
 
 fn garbage_collector<'c>(traffic: &mut Traffic<'c, '_>) -> Request<'c> {
     let principal = traffic.cluster.controller("generic-garbage-collector");
-    let kind = *traffic.pick(&[&PODS, &CONFIGMAPS, &DEPLOYMENTS]);
+    // Dependents of deleted owners, Secrets among them (an operator's generated
+    // credentials, a Certificate's key pair).
+    let kind = *traffic.pick(&[&PODS, &CONFIGMAPS, &DEPLOYMENTS, &SECRETS]);
     let namespace = traffic.namespace();
     let target = traffic.existing(kind, namespace);
     let verb = if traffic.chance(0.5) { "get" } else { "delete" };
@@ -1082,11 +1084,13 @@ fn human_secrets<'c>(traffic: &mut Traffic<'c, '_>) -> Request<'c> {
             "fieldManager=kubectl-client-side-apply&fieldValidation=Strict",
         ),
         15..=16 => ("update", "fieldManager=kubectl-edit&fieldValidation=Strict"),
-        _ => ("patch", "fieldManager=kubectl-patch"),
+        17..=18 => ("patch", "fieldManager=kubectl-patch"),
+        // Rotating credentials: delete the Secret, then create it anew.
+        _ => ("delete", ""),
     };
     if verb == "list" {
         target = collection(&SECRETS, namespace);
-    } else if verb == "create" || target.name.starts_with("sh.helm") {
+    } else if verb == "create" || verb == "delete" || target.name.starts_with("sh.helm") {
         let workload = target.workload.unwrap_or_else(|| traffic.workload());
         target.name = format!("{}-db-credentials", workload.app);
         target.workload = Some(workload);
@@ -1209,7 +1213,18 @@ fn helm<'c>(traffic: &mut Traffic<'c, '_>) -> Request<'c> {
             request
         }
         3 => traffic.request(principal, "get", secret),
-        4 | 5 => traffic.request(principal, "create", secret),
+        4 => traffic.request(principal, "create", secret),
+        // An upgrade stores a new release Secret and removes the oldest one kept.
+        5 => match traffic.cluster.helm_pruned_release(workload) {
+            Some(oldest) => {
+                let target = Resource {
+                    name: oldest,
+                    ..secret
+                };
+                traffic.request(principal, "delete", target)
+            }
+            None => traffic.request(principal, "create", secret),
+        },
         6 => traffic.request(principal, "update", secret),
         7 | 8 => {
             let target = Resource {

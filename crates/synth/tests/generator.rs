@@ -290,3 +290,58 @@ fn the_mix_looks_like_a_real_cluster() {
         "no JSON patch"
     );
 }
+
+/// Secrets are deleted, as in a real cluster, by a person rotating credentials, by the
+/// garbage collector and by Helm pruning old release revisions: a small share of requests,
+/// spread over the namespaces.
+#[test]
+fn secrets_are_deleted_by_people_and_controllers() {
+    let deletes: Vec<&AuditEvent> = sample()
+        .iter()
+        .filter(|event| {
+            event.stage == Some(Stage::ResponseComplete)
+                && event.verb == "delete"
+                && event
+                    .object
+                    .as_ref()
+                    .is_some_and(|o| o.resource == "secrets")
+        })
+        .collect();
+    let requests = sample()
+        .iter()
+        .filter(|event| event.stage == Some(Stage::ResponseComplete))
+        .count();
+    assert!(
+        !deletes.is_empty() && deletes.len() * 100 < requests,
+        "{} secret deletes of {requests} requests",
+        deletes.len()
+    );
+    let by = |part: &str| {
+        deletes
+            .iter()
+            .filter(|event| event.user.name.contains(part))
+            .count()
+    };
+    assert!(by("@example.com") > 0, "no person deletes a secret");
+    assert!(by("generic-garbage-collector") > 0, "no garbage collection");
+    assert!(by("deployer") > 0, "no Helm release pruned");
+    let helm_pruned = deletes.iter().any(|event| {
+        event
+            .object
+            .as_ref()
+            .is_some_and(|o| o.name.starts_with("sh.helm.release.v1."))
+    });
+    assert!(helm_pruned, "no Helm release Secret deleted");
+    let namespaces: BTreeSet<&str> = deletes.iter().map(|event| event.namespace()).collect();
+    assert!(namespaces.len() >= 5, "{namespaces:?}");
+    for event in &deletes {
+        assert!(
+            event.uri.starts_with(&format!(
+                "/api/v1/namespaces/{}/secrets/",
+                event.namespace()
+            )),
+            "{}",
+            event.uri
+        );
+    }
+}
