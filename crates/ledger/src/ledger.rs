@@ -227,6 +227,7 @@ struct ActiveSegment {
     needs_repair: bool,
 }
 
+/// A signed checkpoint: the tree size it signs and its note.
 #[derive(Debug, Clone)]
 struct LastCheckpoint {
     size: u64,
@@ -528,22 +529,35 @@ impl Ledger {
             }
             return Ok(note);
         }
+        let signed = self.sign_tree()?;
+        self.sync_tiles()?;
+        let note = self.store_checkpoint(signed)?;
+        self.interval_start = Some(now);
+        Ok(note)
+    }
+
+    /// Writes the tiles below the current tree size and signs a checkpoint of the tree, not
+    /// stored yet: only once every tile below its size is durable
+    /// ([`Ledger::store_checkpoint`]).
+    fn sign_tree(&mut self) -> Result<LastCheckpoint, Error> {
+        let size = self.tree_size();
         self.write_pending_tiles()?;
         self.write_partial_tiles()?;
-        self.sync_tiles()?;
         let body = Checkpoint {
             origin: self.origin.clone(),
             size,
             root: self.edge.root(),
         };
         let note = self.signer.sign(&body.to_text())?;
-        self.append_checkpoint_log(&note)?;
-        // The log entry is the checkpoint; the `checkpoint` file is a convenience copy.
-        self.last_checkpoint = Some(LastCheckpoint {
-            size,
-            note: note.clone(),
-        });
-        self.interval_start = Some(now);
+        Ok(LastCheckpoint { size, note })
+    }
+
+    /// Stores a checkpoint signed by [`Ledger::sign_tree`] whose tiles are durable: the log
+    /// entry, which is the checkpoint, then the `checkpoint` file, a convenience copy.
+    fn store_checkpoint(&mut self, signed: LastCheckpoint) -> Result<String, Error> {
+        self.append_checkpoint_log(&signed.note)?;
+        let note = signed.note.clone();
+        self.last_checkpoint = Some(signed);
         self.checkpoint_file_stale = true;
         self.write_checkpoint_file(&note)?;
         Ok(note)
@@ -570,15 +584,7 @@ impl Ledger {
         if !self.checkpoint_due(now) {
             return Ok(None);
         }
-        let size = self.tree_size();
-        self.write_pending_tiles()?;
-        self.write_partial_tiles()?;
-        let body = Checkpoint {
-            origin: self.origin.clone(),
-            size,
-            root: self.edge.root(),
-        };
-        let note = self.signer.sign(&body.to_text())?;
+        let signed = self.sign_tree()?;
         let tiles: Vec<String> = std::mem::take(&mut self.unsynced_tiles)
             .into_iter()
             .collect();
@@ -586,8 +592,7 @@ impl Ledger {
         self.interval_start = Some(now);
         Ok(Some(PendingCheckpoint {
             storage: Arc::clone(&self.storage),
-            size,
-            note,
+            signed,
             tiles,
             synced: false,
         }))
@@ -616,18 +621,11 @@ impl Ledger {
         if self
             .last_checkpoint
             .as_ref()
-            .is_some_and(|last| last.size >= pending.size)
+            .is_some_and(|last| last.size >= pending.signed.size)
         {
             return Ok(None);
         }
-        self.append_checkpoint_log(&pending.note)?;
-        self.last_checkpoint = Some(LastCheckpoint {
-            size: pending.size,
-            note: pending.note.clone(),
-        });
-        self.checkpoint_file_stale = true;
-        self.write_checkpoint_file(&pending.note)?;
-        Ok(Some(pending.note))
+        self.store_checkpoint(pending.signed).map(Some)
     }
 
     fn write_checkpoint_file(&mut self, note: &str) -> Result<(), Error> {
@@ -1696,8 +1694,7 @@ fn sync_tile_files(
 #[derive(Debug)]
 pub struct PendingCheckpoint {
     storage: Arc<dyn Storage>,
-    size: u64,
-    note: String,
+    signed: LastCheckpoint,
     tiles: Vec<String>,
     synced: bool,
 }
@@ -1705,7 +1702,7 @@ pub struct PendingCheckpoint {
 impl PendingCheckpoint {
     /// The tree size the checkpoint signs.
     pub fn size(&self) -> u64 {
-        self.size
+        self.signed.size
     }
 
     /// Makes the tiles written for this checkpoint durable, with their directories.

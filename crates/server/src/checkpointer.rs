@@ -19,7 +19,7 @@
 //! - [`Checkpointer::stop`] waits for the one under way and stores it; the store's close
 //!   then signs the final checkpoint.
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::clock;
 use crate::error::ServerError;
 use crate::limits::CHECKPOINTS_IN_FLIGHT;
 use crate::metrics::Metrics;
+use crate::worker;
 
 /// A pending checkpoint back from the thread, with the outcome of its sync.
 struct Synced {
@@ -48,29 +49,17 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Starts the checkpointer thread.
     pub(crate) fn spawn() -> Result<Checkpointer, ServerError> {
-        let (jobs, job_receiver) = sync_channel::<PendingCheckpoint>(CHECKPOINTS_IN_FLIGHT);
-        let (done_sender, done) = sync_channel::<Synced>(CHECKPOINTS_IN_FLIGHT);
-        let thread = std::thread::Builder::new()
-            .name("auditrail-checkpointer".to_owned())
-            .spawn(move || {
-                for mut pending in job_receiver {
-                    let started = clock::instant();
-                    let result = pending.sync().map_err(|error| error.to_string());
-                    let synced = Synced {
-                        pending,
-                        result,
-                        took: started.elapsed(),
-                    };
-                    if done_sender.send(synced).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(ServerError::Runtime)?;
+        let helper = worker::spawn(
+            "auditrail-checkpointer",
+            CHECKPOINTS_IN_FLIGHT,
+            CHECKPOINTS_IN_FLIGHT,
+            || {},
+            |pending| Some(sync(pending)),
+        )?;
         Ok(Checkpointer {
-            jobs: Some(jobs),
-            done,
-            thread: Some(thread),
+            jobs: Some(helper.work),
+            done: helper.done,
+            thread: Some(helper.thread),
             in_flight: false,
         })
     }
@@ -111,18 +100,8 @@ impl Checkpointer {
         match jobs.try_send(pending) {
             Ok(()) => self.in_flight = true,
             // Cannot happen with one in flight at most: make this one durable here.
-            Err(TrySendError::Full(mut pending) | TrySendError::Disconnected(mut pending)) => {
-                let started = clock::instant();
-                let result = pending.sync().map_err(|error| error.to_string());
-                finish(
-                    Synced {
-                        pending,
-                        result,
-                        took: started.elapsed(),
-                    },
-                    store,
-                    metrics,
-                );
+            Err(TrySendError::Full(pending) | TrySendError::Disconnected(pending)) => {
+                finish(sync(pending), store, metrics);
             }
         }
     }
@@ -138,6 +117,17 @@ impl Checkpointer {
         while let Ok(synced) = self.done.try_recv() {
             finish(synced, store, metrics);
         }
+    }
+}
+
+/// Makes `pending`'s tiles durable (on the checkpointer thread).
+fn sync(mut pending: PendingCheckpoint) -> Synced {
+    let started = clock::instant();
+    let result = pending.sync().map_err(|error| error.to_string());
+    Synced {
+        pending,
+        result,
+        took: started.elapsed(),
     }
 }
 

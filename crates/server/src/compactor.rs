@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,7 @@ use crate::clock;
 use crate::error::ServerError;
 use crate::limits::{COMPACTION_RETRY_AFTER, COMPACTION_WORK_MAX, COMPACTIONS_DONE_MAX};
 use crate::metrics::Metrics;
+use crate::worker;
 
 /// A compaction the thread is done with.
 struct Finished {
@@ -74,42 +75,36 @@ fn lower_priority() {
 impl Compactor {
     /// Starts the compactor thread.
     pub(crate) fn spawn() -> Result<Compactor, ServerError> {
-        let (jobs, job_receiver) = sync_channel::<Work>(COMPACTION_WORK_MAX);
-        let (done_sender, done) = sync_channel::<Finished>(COMPACTIONS_DONE_MAX);
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&cancel);
-        let thread = std::thread::Builder::new()
-            .name("auditrail-compactor".to_owned())
-            .spawn(move || {
-                lower_priority();
-                for work in job_receiver {
-                    let job = match work {
-                        Work::Compact(job) => job,
-                        Work::RemoveTiles(tiles) => {
-                            if let Err(error) = tiles.remove() {
-                                tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
-                            }
-                            continue;
-                        }
-                    };
+        let helper = worker::spawn(
+            "auditrail-compactor",
+            COMPACTION_WORK_MAX,
+            COMPACTIONS_DONE_MAX,
+            lower_priority,
+            move |work| match work {
+                Work::Compact(job) => {
                     let first_seq = job.first_seq();
                     let started = clock::instant();
                     let result = job.run(&flag);
-                    let finished = Finished {
+                    Some(Finished {
                         first_seq,
                         result,
                         took: started.elapsed(),
-                    };
-                    if done_sender.send(finished).is_err() {
-                        break;
-                    }
+                    })
                 }
-            })
-            .map_err(ServerError::Runtime)?;
+                Work::RemoveTiles(tiles) => {
+                    if let Err(error) = tiles.remove() {
+                        tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
+                    }
+                    None
+                }
+            },
+        )?;
         Ok(Compactor {
-            jobs: Some(jobs),
-            done,
-            thread: Some(thread),
+            jobs: Some(helper.work),
+            done: helper.done,
+            thread: Some(helper.thread),
             cancel,
             in_flight: None,
             retry_at: None,

@@ -42,6 +42,7 @@ mod query;
 mod sql_api;
 mod stream;
 mod tls;
+mod worker;
 mod x509;
 
 #[cfg(test)]

@@ -435,20 +435,8 @@ fn reports_on_generated_traffic_match_a_naive_count() {
         total.errors += more.errors;
     };
 
-    let mut by_user: BTreeMap<Option<String>, Counts> = BTreeMap::new();
-    for event in &requests {
-        let user = (!event.user.name.is_empty()).then(|| event.user.name.clone());
-        add(by_user.entry(user).or_default(), count(event));
-    }
-    let mut expected: Vec<TopRow> = by_user
-        .into_iter()
-        .map(|(key, counts)| TopRow { key, counts })
-        .collect();
-    expected.sort_by(|a, b| {
-        b.counts
-            .requests
-            .cmp(&a.counts.requests)
-            .then(a.key.cmp(&b.key))
+    let mut expected = naive_top(&events, &Filter::default(), |event| {
+        (!event.user.name.is_empty()).then(|| event.user.name.clone())
     });
     expected.truncate(10);
     assert_eq!(
