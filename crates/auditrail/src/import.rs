@@ -159,6 +159,8 @@ impl Process for Keep<'_> {
             kept.prepared.push(event);
         }
         if self.events {
+            // The bulk load keeps only the records' leaf hashes: hashed here, on every core.
+            kept.prepared.hash_leaves();
             kept.events.append(&mut batch.events);
         }
         kept.malformed.append(&mut batch.malformed);

@@ -443,12 +443,27 @@ impl Segment {
     /// Every event in the segment, in sequence order, `rows` at a time (so that a reader that
     /// handles one batch after the other holds only one batch of events in memory).
     pub fn event_batches(&self, rows: usize) -> Result<EventBatches> {
-        let reader = self
+        self.event_batches_from(0, rows)
+    }
+
+    /// [`event_batches`](Segment::event_batches) from row `start` on (a reader that splits
+    /// a segment among threads): the pages before it are skipped, not decoded.
+    pub fn event_batches_from(&self, start: u64, rows: usize) -> Result<EventBatches> {
+        let mut builder = self
             .reader()?
             .with_projection(self.projection(&Column::STORED))
-            .with_batch_size(rows.clamp(1, ROW_GROUP_ROWS))
-            .build()?;
-        Ok(EventBatches { reader })
+            .with_batch_size(rows.clamp(1, ROW_GROUP_ROWS));
+        if start > 0 {
+            let skip = usize::try_from(start.min(self.rows())).unwrap_or(usize::MAX);
+            let rest = usize::try_from(self.rows().saturating_sub(start)).unwrap_or(usize::MAX);
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(skip),
+                RowSelector::select(rest),
+            ]));
+        }
+        Ok(EventBatches {
+            reader: builder.build()?,
+        })
     }
 
     /// What identifies each row's event, in row order, read from the few columns that hold

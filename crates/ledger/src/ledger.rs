@@ -25,9 +25,10 @@ use std::time::{Duration, SystemTime};
 use crate::checkpoint_log::{CHECKPOINT_FILE, CHECKPOINT_LOG, encode_entry, parse_log};
 use crate::error::Error;
 use crate::limits::{
-    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, EXTERNAL_BATCH_BYTES_MAX,
-    PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX, SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX,
-    TILE_HEIGHT, TILE_SYNC_THREADS, TILE_WIDTH, TREE_SIZE_MAX,
+    BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOCK_ZSTD_LEVEL, CHECK_PART_RECORDS_MIN,
+    CHECK_THREADS_MAX, EXTERNAL_BATCH_BYTES_MAX, PRUNE_SEGMENTS_MAX, RECORD_BYTES_MAX,
+    SEGMENT_BYTES_TARGET, SEGMENT_FILE_BYTES_MAX, TILE_HEIGHT, TILE_SYNC_THREADS, TILE_WIDTH,
+    TREE_SIZE_MAX,
 };
 use crate::merkle::{self, Hash, leaf_hash};
 use crate::note::{Checkpoint, NoteSigner, NoteVerifier};
@@ -1870,7 +1871,7 @@ pub fn check_sealed(
 
 /// Records proven to be held by a sealed source, with their leaf hashes, ready for
 /// [`Ledger::append_external`]. Only [`check_external`] makes one.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct CheckedExternal {
     first_seq: u64,
     leaves: Vec<Hash>,
@@ -1894,54 +1895,139 @@ impl CheckedExternal {
 }
 
 /// Proves that `source` holds exactly `records` as the external segment that would start at
-/// `first_seq` (every record it yields equal byte for byte, none missing, none more), and
+/// `first_seq` (every record it yields equal to ours, none missing, none more), and
 /// computes their leaf hashes. Needs no ledger, so it runs on any thread while the ledger
-/// goes on; [`Ledger::append_external`] then adds the records to the log.
+/// goes on; [`Ledger::append_external`] then adds the records to the log. See
+/// [`check_external_leaves`], which this is with the leaves of `records`.
 pub fn check_external<R: AsRef<[u8]>>(
-    source: &dyn SealedRecords,
+    source: &(dyn SealedRecords + Sync),
     first_seq: u64,
     records: &[R],
+    parts: usize,
 ) -> Result<CheckedExternal, Error> {
-    let bytes: usize = records.iter().map(|record| record.as_ref().len()).sum();
-    if let Some((index, record)) = records
+    let leaves: Vec<Hash> = records
         .iter()
-        .enumerate()
-        .find(|(_, record)| record.as_ref().len() > RECORD_BYTES_MAX)
-    {
-        return Err(Error::RecordTooLarge {
-            index,
-            len: record.as_ref().len(),
-            max: RECORD_BYTES_MAX,
-        });
-    }
-    if records.len() > BATCH_RECORDS_MAX
-        || bytes > EXTERNAL_BATCH_BYTES_MAX
-        || first_seq.saturating_add(records.len() as u64) > TREE_SIZE_MAX
+        .map(|record| leaf_hash(record.as_ref()))
+        .collect();
+    check_external_leaves(source, first_seq, leaves, parts)
+}
+
+/// Proves that `source` holds, as the external segment that would start at `first_seq`,
+/// exactly the records whose leaf hashes are `leaves`: every record it yields hashes to the
+/// leaf of its position, none is missing and none more. A writer that hashed its records as
+/// it made them (on any thread) thus never keeps them for the check; equal leaves mean equal
+/// records as far as the tree can tell, which is what the tree signs.
+///
+/// The records are checked in up to `parts` contiguous runs on as many threads at once, each
+/// reading `source` from the start of its run ([`SealedRecords::records_from`]); the last run
+/// reads to the end of the segment, so that a record beyond the leaves is found. Runs are at
+/// least [`CHECK_PART_RECORDS_MIN`] records long. The records' sizes are held to the
+/// limits of a batch ([`RECORD_BYTES_MAX`], [`EXTERNAL_BATCH_BYTES_MAX`]).
+pub fn check_external_leaves(
+    source: &(dyn SealedRecords + Sync),
+    first_seq: u64,
+    leaves: Vec<Hash>,
+    parts: usize,
+) -> Result<CheckedExternal, Error> {
+    if leaves.len() > BATCH_RECORDS_MAX
+        || first_seq.saturating_add(leaves.len() as u64) > TREE_SIZE_MAX
     {
         return Err(Error::BatchTooLarge {
-            records: records.len(),
-            bytes,
+            records: leaves.len(),
+            bytes: 0,
         });
     }
     let info = SegmentInfo {
         path: join(SEGMENT_DIR, &external_file_name(first_seq)),
         first_seq,
-        record_count: records.len() as u64,
+        record_count: leaves.len() as u64,
         sealed: true,
         external: true,
         file_len: EXTERNAL_BYTES as u64,
     };
+    let parts = parts
+        .clamp(1, CHECK_THREADS_MAX)
+        .min(leaves.len() / CHECK_PART_RECORDS_MIN)
+        .max(1);
+    let run = leaves.len().div_ceil(parts).max(1);
+    let runs: Vec<(usize, &[Hash])> = leaves
+        .chunks(run)
+        .enumerate()
+        .map(|(part, chunk)| (part * run, chunk))
+        .collect();
+    let last = runs.len().saturating_sub(1);
+    let check = |part: usize, start: usize, chunk: &[Hash]| {
+        check_run(source, &info, start, chunk, part == last)
+    };
+    let bytes: Vec<Result<usize, Error>> = if runs.len() <= 1 {
+        vec![check(0, 0, &leaves)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = runs
+                .iter()
+                .enumerate()
+                .map(|(part, (start, chunk))| scope.spawn(move || check(part, *start, chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(Error::Corrupt {
+                            path: info.path.clone(),
+                            offset: 0,
+                            reason: "a thread checking the sealed source failed".to_owned(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut total = 0usize;
+    for run_bytes in bytes {
+        total = total.saturating_add(run_bytes?);
+    }
+    if total > EXTERNAL_BATCH_BYTES_MAX {
+        return Err(Error::BatchTooLarge {
+            records: leaves.len(),
+            bytes: total,
+        });
+    }
+    Ok(CheckedExternal { first_seq, leaves })
+}
+
+/// Checks one run of [`check_external_leaves`]: `source` from record `start` of the segment
+/// on yields records hashing to `leaves` and, for the `last` run, nothing after them.
+/// Returns the bytes of the records.
+fn check_run(
+    source: &(dyn SealedRecords + Sync),
+    info: &SegmentInfo,
+    start: usize,
+    leaves: &[Hash],
+    last: bool,
+) -> Result<usize, Error> {
+    let first_seq = info.first_seq;
+    let from = first_seq + start as u64;
     let refuse = |reason: String| Error::Corrupt {
         path: info.path.clone(),
         offset: 0,
         reason,
     };
-    let mut theirs = source.records(&info)?;
-    let mut leaves = Vec::with_capacity(records.len());
-    for (seq, ours) in (first_seq..).zip(records) {
-        let ours = ours.as_ref();
+    let mut theirs = source.records_from(info, from)?;
+    let mut bytes = 0usize;
+    for (index, (seq, ours)) in (from..).zip(leaves).enumerate() {
         let same = match theirs.next() {
-            Some(record) => record? == ours,
+            Some(record) => {
+                let record = record?;
+                if record.len() > RECORD_BYTES_MAX {
+                    return Err(Error::RecordTooLarge {
+                        index: start + index,
+                        len: record.len(),
+                        max: RECORD_BYTES_MAX,
+                    });
+                }
+                bytes += record.len();
+                leaf_hash(&record) == *ours
+            }
             None => false,
         };
         if !same {
@@ -1949,15 +2035,14 @@ pub fn check_external<R: AsRef<[u8]>>(
                 "the sealed source's record {seq} differs from the one to store; nothing was stored from {first_seq}"
             )));
         }
-        leaves.push(leaf_hash(ours));
     }
-    if theirs.next().is_some() {
+    if last && theirs.next().is_some() {
         return Err(refuse(format!(
             "the sealed source holds more than the {} records to store",
-            records.len()
+            info.record_count
         )));
     }
-    Ok(CheckedExternal { first_seq, leaves })
+    Ok(bytes)
 }
 
 fn validate_policy(policy: &CheckpointPolicy) -> Result<(), Error> {

@@ -87,7 +87,7 @@ pub use crate::ledger::{
     AppendReceipt, CheckedExternal, CheckedSegment, CheckpointPolicy, CheckpointStatus, Config,
     KeySource, Ledger, PendingCheckpoint, PruneOutcome, Records, Recovery, RedundantTiles,
     SEGMENT_BYTES_MIN, SIGNING_KEY_FILE, SealedSegment, SealedSegmentRecords, SegmentInfo,
-    VERIFIER_KEY_FILE, check_external, check_sealed,
+    VERIFIER_KEY_FILE, check_external, check_external_leaves, check_sealed,
 };
 pub use crate::mem_storage::MemStorage;
 pub use crate::merkle::Hash;

@@ -116,3 +116,10 @@ const _: () = assert!(ORIGIN_BYTES_MAX < CHECKPOINT_BYTES_MAX / 4);
 /// Most threads `verify` reads and hashes externalized segments on, whatever the machine
 /// offers (it uses every available core up to this).
 pub const VERIFY_THREADS_MAX: usize = 64;
+
+/// Most threads [`crate::check_external`] splits one segment's check among.
+pub const CHECK_THREADS_MAX: usize = 64;
+
+/// Fewest records [`crate::check_external`] gives one thread: below that, starting a thread
+/// and reading the source from midway costs more than it saves.
+pub const CHECK_PART_RECORDS_MIN: usize = 8 * 1024;

@@ -44,6 +44,19 @@ type NamedCheckpoint = (CheckpointRef, Checkpoint);
 pub trait SealedRecords {
     /// The records of `segment`, in sequence order.
     fn records<'a>(&'a self, segment: &SegmentInfo) -> Result<RecordIter<'a>, Error>;
+
+    /// The records of `segment` from sequence number `from` (inside the segment) to its end,
+    /// in order: what [`records`](SealedRecords::records) yields from there on. The default
+    /// reads the segment from its start and skips; an implementation that can start midway
+    /// lets a check split one segment among threads ([`crate::check_external`]).
+    fn records_from<'a>(
+        &'a self,
+        segment: &SegmentInfo,
+        from: u64,
+    ) -> Result<RecordIter<'a>, Error> {
+        let skip = usize::try_from(from.saturating_sub(segment.first_seq)).unwrap_or(usize::MAX);
+        Ok(Box::new(self.records(segment)?.skip(skip)))
+    }
 }
 
 /// A [`SealedRecords`] the ledger itself can hold (see [`crate::Config::sealed`]).

@@ -186,6 +186,9 @@ pub struct Prepared {
     bytes: Vec<u8>,
     ends: Vec<usize>,
     keys: Vec<Key>,
+    /// The ledger leaf hashes of the first records, once [`hash_leaves`](Prepared::hash_leaves)
+    /// computed them (a bulk load checks its segments against them).
+    leaves: Vec<ledger::Hash>,
 }
 
 impl Prepared {
@@ -206,6 +209,29 @@ impl Prepared {
         self.keys.push(key(event));
     }
 
+    /// Computes the ledger leaf hash of every record not hashed yet, on the calling thread,
+    /// so that a [`Loader`] (which needs them) does not compute them on its own.
+    pub fn hash_leaves(&mut self) {
+        let mut start = match self.leaves.len() {
+            0 => 0,
+            hashed => self.ends[hashed - 1],
+        };
+        for &end in &self.ends[self.leaves.len()..] {
+            self.leaves
+                .push(ledger::merkle::leaf_hash(&self.bytes[start..end]));
+            start = end;
+        }
+    }
+
+    /// The leaf hash of record `index`: computed by [`hash_leaves`](Prepared::hash_leaves),
+    /// or now.
+    fn leaf(&self, index: usize, record: &[u8]) -> ledger::Hash {
+        self.leaves
+            .get(index)
+            .copied()
+            .unwrap_or_else(|| ledger::merkle::leaf_hash(record))
+    }
+
     /// Events prepared.
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -221,10 +247,11 @@ impl Prepared {
         self.bytes.clear();
         self.ends.clear();
         self.keys.clear();
+        self.leaves.clear();
     }
 
     /// The records with their keys, in order.
-    fn records(&self) -> impl Iterator<Item = (&[u8], &Key)> {
+    pub(crate) fn records(&self) -> impl Iterator<Item = (&[u8], &Key)> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
             .zip(&self.ends)
@@ -235,6 +262,10 @@ impl Prepared {
     /// Appends the events of `other` after this batch's (group commit: several requests'
     /// batches become one ledger append).
     pub fn extend_from(&mut self, other: &Prepared) {
+        if self.leaves.len() == self.ends.len() {
+            // The hashed records stay a prefix.
+            self.leaves.extend_from_slice(&other.leaves);
+        }
         let base = self.bytes.len();
         self.bytes.extend_from_slice(&other.bytes);
         self.ends.extend(other.ends.iter().map(|end| base + end));

@@ -10,11 +10,11 @@ pub const KEY_LOAD_THREADS_MAX: usize = 64;
 pub const LOAD_SEGMENT_EVENTS: u64 = index::limits::ROW_GROUP_ROWS as u64;
 
 /// Most record bytes per index segment written by a bulk load (the segment is cut earlier
-/// when its events are larger); the ledger compares and hashes them in memory.
+/// when its events are larger): its Arrow columns hold them in memory until it is written.
 pub const LOAD_SEGMENT_BYTES: usize = 192 * 1024 * 1024;
 
 /// Segments of a bulk load being written and checked at once (each on its own thread, beside
-/// the decoding); with the one being filled, memory holds this many + 1 segments' records.
+/// the decoding); with the one being filled, memory holds this many + 1 segments' columns.
 pub const LOAD_SEGMENTS_IN_FLIGHT: usize = 2;
 
 const _: () = assert!(LOAD_SEGMENT_BYTES <= ledger::limits::EXTERNAL_BATCH_BYTES_MAX);

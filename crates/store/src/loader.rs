@@ -2,14 +2,17 @@
 //! per [`LOAD_SEGMENT_EVENTS`] events, never in row form.
 //!
 //! The caller's thread deduplicates, numbers the events and adds them to the Arrow columns of
-//! the segment being filled ([`index::SegmentBuilder`]). A full segment goes to a thread of
-//! its own, which writes the Parquet file, its key index and its `.extra` file (holding the
-//! segment's index record, the last record of its own range) durably, and then has the
-//! ledger check them: [`ledger::check_external`] reads every record back through the same
-//! [`ColumnarRecords`] that `verify` and proofs use, compares it byte for byte with the
-//! record as encoded from the decoded event, and computes the leaf hashes. Back on the
-//! caller's thread, segments are handed to [`ledger::Ledger::append_external`] in order;
-//! only then are their events durable and counted in the tree size.
+//! the segment being filled ([`index::SegmentBuilder`]), keeping only the ledger leaf hash of
+//! each record (computed where the records were encoded, [`Prepared::hash_leaves`]), not the
+//! record. A full segment goes to a thread of its own, which writes the Parquet file, its
+//! key index and its `.extra` file (holding the segment's index record, the last record of
+//! its own range) durably, and then has the ledger check them:
+//! [`ledger::check_external_leaves`] reads every record back through the same
+//! [`ColumnarRecords`] that `verify` and proofs use, on every core (each thread from its own
+//! row of the file), and requires its leaf hash to be the one of the record encoded from the
+//! decoded event. Back on the caller's thread, segments are handed to
+//! [`ledger::Ledger::append_external`] in order; only then are their events durable and
+//! counted in the tree size.
 //!
 //! Invariants:
 //! - Segments enter the ledger in sequence order, each only after its files were shown to
@@ -17,7 +20,7 @@
 //!   and nothing after it enters the ledger.
 //! - A crash leaves at most index files beyond the ledger's records, which the next open
 //!   removes (no ledger record vouches for them).
-//! - Memory holds at most [`LOAD_SEGMENTS_IN_FLIGHT`] + 1 segments' records and columns.
+//! - Memory holds at most [`LOAD_SEGMENTS_IN_FLIGHT`] + 1 segments' columns and leaf hashes.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -26,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use event::AuditEvent;
-use ledger::CheckedExternal;
+use ledger::{CheckedExternal, Hash};
 use sha2::{Digest, Sha256};
 
 use crate::columns::{ColumnarRecords, IndexFiles, IndexRecord, encode_extra, hex};
@@ -54,15 +57,16 @@ pub struct Loader<'a> {
     store: &'a mut Store,
     source: Arc<ColumnarRecords>,
     builder: index::SegmentBuilder,
-    records: Vec<u8>,
-    ends: Vec<usize>,
+    /// The leaf hashes of the segment's records so far (the records themselves are not kept:
+    /// the check compares what the files reproduce with these).
+    leaves: Vec<Hash>,
+    /// Bytes of the segment's records so far.
+    bytes: usize,
     /// First sequence number of the segment being filled.
     first: u64,
     /// Sequence number of the next event.
     next: u64,
     in_flight: VecDeque<JoinHandle<Result<Written, StoreError>>>,
-    /// Buffers of segments stored, to fill again (fresh memory costs page faults).
-    free: Vec<(Vec<u8>, Vec<usize>)>,
     outcome: LoadOutcome,
 }
 
@@ -76,12 +80,10 @@ impl std::fmt::Debug for Loader<'_> {
     }
 }
 
-/// A segment written and checked, for the ledger, with its buffers for the next one.
+/// A segment written and checked, for the ledger.
 struct Written {
     checked: CheckedExternal,
     events: u64,
-    records: Vec<u8>,
-    ends: Vec<usize>,
 }
 
 impl Store {
@@ -92,16 +94,11 @@ impl Store {
             source: Arc::new(ColumnarRecords::new(&self.root)),
             store: self,
             builder: index::SegmentBuilder::new(),
-            // The whole segment's room at once: growing by doubling copied every record of
-            // the first segment several times, on the thread that everything waits for.
-            // Pages the records never reach are never touched. (A segment is cut once its
-            // records reach the limit, so its last record may end past it.)
-            records: Vec::with_capacity(LOAD_SEGMENT_BYTES + ledger::limits::RECORD_BYTES_MAX),
-            ends: Vec::with_capacity(LOAD_SEGMENT_EVENTS as usize),
+            leaves: Vec::with_capacity(LOAD_SEGMENT_EVENTS as usize),
+            bytes: 0,
             first: tree_size,
             next: tree_size,
             in_flight: VecDeque::new(),
-            free: Vec::new(),
             outcome: LoadOutcome {
                 tree_size,
                 ..LoadOutcome::default()
@@ -130,7 +127,7 @@ impl Loader<'_> {
                 ),
             });
         }
-        for ((record, key), event) in prepared.records().zip(events) {
+        for (index, ((record, key), event)) in prepared.records().zip(events).enumerate() {
             if !self.store.keys.insert(*key) {
                 self.outcome.duplicates += 1;
                 continue;
@@ -138,13 +135,11 @@ impl Loader<'_> {
             self.builder
                 .push(self.next, event)
                 .map_err(|error| self.index_error(error))?;
-            self.records.extend_from_slice(record);
-            self.ends.push(self.records.len());
+            self.leaves.push(prepared.leaf(index, record));
+            self.bytes += record.len();
             self.next += 1;
             self.outcome.accepted += 1;
-            if self.builder.rows() >= LOAD_SEGMENT_EVENTS
-                || self.records.len() >= LOAD_SEGMENT_BYTES
-            {
+            if self.builder.rows() >= LOAD_SEGMENT_EVENTS || self.bytes >= LOAD_SEGMENT_BYTES {
                 self.dispatch(now)?;
             }
         }
@@ -188,14 +183,11 @@ impl Loader<'_> {
             .builder
             .finish()
             .map_err(|error| self.index_error(error))?;
-        let (mut records, mut ends) = self.free.pop().unwrap_or_else(|| {
-            (
-                Vec::with_capacity(self.records.capacity()),
-                Vec::with_capacity(self.ends.capacity()),
-            )
-        });
-        std::mem::swap(&mut records, &mut self.records);
-        std::mem::swap(&mut ends, &mut self.ends);
+        let leaves = std::mem::replace(
+            &mut self.leaves,
+            Vec::with_capacity(LOAD_SEGMENT_EVENTS as usize),
+        );
+        self.bytes = 0;
         let first = self.first;
         // The segment's index record is its last record.
         self.next += 1;
@@ -211,14 +203,9 @@ impl Loader<'_> {
             source,
         })?;
         self.in_flight.push_back(std::thread::spawn(move || {
-            let checked = write_segment(&root, &source, first, &built, &records, &ends)?;
-            drop(built);
-            Ok(Written {
-                checked,
-                events: ends.len() as u64,
-                records,
-                ends,
-            })
+            let events = leaves.len() as u64;
+            let checked = write_segment(&root, &source, first, &built, leaves)?;
+            Ok(Written { checked, events })
         }));
         Ok(())
     }
@@ -244,10 +231,6 @@ impl Loader<'_> {
         })??;
         let receipt = self.store.ledger.append_external(written.checked, now)?;
         self.outcome.stored += written.events;
-        let (mut records, mut ends) = (written.records, written.ends);
-        records.clear();
-        ends.clear();
-        self.free.push((records, ends));
         self.outcome.tree_size = receipt.tree_size;
         self.outcome.segments += 1;
         Ok(())
@@ -264,24 +247,24 @@ impl Drop for Loader<'_> {
     }
 }
 
-/// Writes the index segment of events `first ..` (their rows in `built`, their records in
-/// `records` cut at `ends`) followed by its index record, durably, and checks it.
+/// Writes the index segment of events `first ..` (their rows in `built`, the leaf hashes of
+/// their records in `leaves`) followed by its index record, durably, and checks it.
 fn write_segment(
     root: &std::path::Path,
     source: &ColumnarRecords,
     first: u64,
     built: &index::BuiltSegment,
-    records: &[u8],
-    ends: &[usize],
+    mut leaves: Vec<Hash>,
 ) -> Result<CheckedExternal, StoreError> {
-    let events = ends.len() as u64;
+    let events = leaves.len() as u64;
     let end = first + events + 1;
     let files = IndexFiles::new(root, first, end);
     let index_error = |path: &PathBuf, error: index::Error| StoreError::Io {
         path: path.clone(),
         source: std::io::Error::other(error.to_string()),
     };
-    let mut parquet = Vec::with_capacity(records.len() / 8);
+    // About 58 bytes an event at rest (the README's figure), so one growth at most.
+    let mut parquet = Vec::with_capacity(leaves.len() * 64);
     built
         .write_to(&mut parquet)
         .map_err(|error| index_error(&files.parquet, error))?;
@@ -303,12 +286,9 @@ fn write_segment(
         (&files.extra, &extra),
     ])?;
     drop(parquet);
-    let mut list: Vec<&[u8]> = Vec::with_capacity(ends.len() + 1);
-    let mut start = 0;
-    for &stop in ends {
-        list.push(&records[start..stop]);
-        start = stop;
-    }
-    list.push(&index_record);
-    Ok(ledger::check_external(source, first, &list)?)
+    leaves.push(ledger::merkle::leaf_hash(&index_record));
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Ok(ledger::check_external_leaves(
+        source, first, leaves, threads,
+    )?)
 }

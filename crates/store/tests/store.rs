@@ -134,10 +134,29 @@ fn a_bulk_load_writes_index_segments_that_verify_prove_and_deduplicate() {
         .unwrap();
     let mut loader = store.loader();
     let mut outcome = store::LoadOutcome::default();
-    for batch in all.chunks(700) {
-        outcome = loader
-            .append(&Prepared::from_events(batch), batch, now())
-            .unwrap();
+    for (at, batch) in all.chunks(700).enumerate() {
+        // Leaves hashed where the records are made, not at all (the loader hashes), or for
+        // a prefix only (batches joined): the check takes each as the record's leaf.
+        let prepared = match at % 3 {
+            0 => {
+                let mut prepared = Prepared::from_events(batch);
+                prepared.hash_leaves();
+                prepared
+            }
+            1 => Prepared::from_events(batch),
+            _ => {
+                let (front, back) = batch.split_at(batch.len() / 3);
+                let (middle, back) = back.split_at(back.len() / 2);
+                let mut prepared = Prepared::from_events(front);
+                prepared.hash_leaves();
+                prepared.extend_from(&Prepared::from_events(middle));
+                let mut hashed = Prepared::from_events(back);
+                hashed.hash_leaves();
+                prepared.extend_from(&hashed);
+                prepared
+            }
+        };
+        outcome = loader.append(&prepared, batch, now()).unwrap();
     }
     assert_eq!(outcome.duplicates, 100);
     let outcome = loader.finish(now()).unwrap();

@@ -154,6 +154,42 @@ fn externalized_segments_read_prove_reopen_and_verify() {
     assert!(!report.is_intact());
 }
 
+/// A check split among threads: each run reads the source from its own start and the leaves
+/// come back in order; a record that differs in any run, one missing, or one more at the end
+/// is refused, whatever the number of runs.
+#[test]
+fn external_check_split_among_threads_finds_every_difference() {
+    let source = Arc::new(Shared(std::sync::Mutex::new(BTreeMap::new())));
+    let first = 40;
+    let records: Vec<Vec<u8>> = (0..30_000).map(|i| record(first + i, 60)).collect();
+    source.0.lock().unwrap().insert(first, records.clone());
+    let whole = ledger::check_external(source.as_ref(), first, &records, 1).unwrap();
+    for parts in [2, 3, 64] {
+        let split = ledger::check_external(source.as_ref(), first, &records, parts).unwrap();
+        assert_eq!(split, whole, "{parts} runs");
+    }
+    for at in [0, 9_999, 10_000, 15_001, 29_999] {
+        let mut other = records.clone();
+        other[at] = b"not it".to_vec();
+        for parts in [1, 3] {
+            assert!(
+                ledger::check_external(source.as_ref(), first, &other, parts).is_err(),
+                "record {at} edited, {parts} runs"
+            );
+        }
+    }
+    for parts in [1, 3] {
+        let fewer = &records[..records.len() - 1];
+        assert!(ledger::check_external(source.as_ref(), first, fewer, parts).is_err());
+        let mut more = records.clone();
+        more.push(record(first + 30_000, 60));
+        assert!(ledger::check_external(source.as_ref(), first, &more, parts).is_err());
+        let mut missing = records.clone();
+        missing.remove(20_000);
+        assert!(ledger::check_external(source.as_ref(), first, &missing, parts).is_err());
+    }
+}
+
 /// Records appended as an external segment directly (a bulk load): the copy is checked
 /// first and a differing one refused; the active segment is sealed before it; the external
 /// segment may be the last; records read back, prove, reopen and verify, on every core.
@@ -172,14 +208,14 @@ fn appended_external_segments_prove_reopen_and_verify() {
             // A copy that differs from what is to be stored is refused.
             let mut other = records.clone();
             other[5] = b"not it".to_vec();
-            assert!(ledger::check_external(source.as_ref(), first, &other).is_err());
+            assert!(ledger::check_external(source.as_ref(), first, &other, 2).is_err());
             // So is one that starts elsewhere than the tree's end.
-            let checked = ledger::check_external(source.as_ref(), first, &records).unwrap();
+            let checked = ledger::check_external(source.as_ref(), first, &records, 3).unwrap();
             let mut elsewhere =
                 Ledger::open(Arc::new(MemStorage::new()), with_source(&source)).unwrap();
             assert!(elsewhere.append_external(checked, at(2)).is_err());
         }
-        let checked = ledger::check_external(source.as_ref(), first, &records).unwrap();
+        let checked = ledger::check_external(source.as_ref(), first, &records, 3).unwrap();
         let receipt = ledger.append_external(checked, at(3 + segment)).unwrap();
         assert_eq!(receipt.seqs, first..first + size);
         all.extend(records);
