@@ -26,6 +26,9 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
     RowSelector,
 };
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn, compute_leaves,
+};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::{KeyValue, PageIndexPolicy, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -286,19 +289,77 @@ pub struct BuiltSegment {
 }
 
 impl BuiltSegment {
-    /// Writes the rows as a Parquet segment to `out` (the caller makes it durable).
-    pub fn write_to<W: Write + Send>(&self, out: W) -> Result<()> {
-        let mut writer = ArrowWriter::try_new(out, schema::schema(), Some(writer_properties()?))?;
+    /// Writes the rows as a Parquet segment to `out` (the caller makes it durable), encoding
+    /// the columns of each row group on up to `threads` threads at once (the file is the same
+    /// whatever their number: each column chunk is encoded alone, then they are laid out in
+    /// column order).
+    pub fn write_to<W: Write + Send>(&self, out: W, threads: usize) -> Result<()> {
+        let schema = schema::schema();
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(writer_properties()?))?;
+        let (mut file, factory) = writer.into_serialized_writer()?;
         let mut start = 0;
+        let mut group = 0;
         while start < self.batch.num_rows() {
             let length = ROW_GROUP_ROWS.min(self.batch.num_rows() - start);
-            writer.write(&self.batch.slice(start, length))?;
-            writer.flush()?;
+            let batch = self.batch.slice(start, length);
+            let mut columns = Vec::new();
+            for (array, field) in batch.columns().iter().zip(schema.fields()) {
+                columns.extend(compute_leaves(field, array)?);
+            }
+            let writers = factory.create_column_writers(group)?;
+            let chunks = encode_columns(writers.into_iter().zip(columns).collect(), threads)?;
+            let mut row_group = file.next_row_group()?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group)?;
+            }
+            row_group.close()?;
             start += length;
+            group += 1;
         }
-        writer.close()?;
+        file.close()?;
         Ok(())
     }
+}
+
+/// Encodes each column with its writer, on up to `threads` threads taking the next column
+/// as they finish one; the chunks come back in column order.
+fn encode_columns(
+    columns: Vec<(ArrowColumnWriter, ArrowLeafColumn)>,
+    threads: usize,
+) -> Result<Vec<ArrowColumnChunk>> {
+    let encode = |(mut writer, column): (ArrowColumnWriter, ArrowLeafColumn)| {
+        writer.write(&column)?;
+        Ok::<_, Error>(writer.close()?)
+    };
+    let threads = threads.clamp(1, columns.len().max(1));
+    if threads == 1 {
+        return columns.into_iter().map(encode).collect();
+    }
+    let count = columns.len();
+    let queue = std::sync::Mutex::new(columns.into_iter().enumerate());
+    let done = std::sync::Mutex::new(Vec::with_capacity(count));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut queue| queue.next());
+                    let Some((at, column)) = next else { break };
+                    let chunk = encode(column);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((at, chunk));
+                    }
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    if done.len() != count {
+        return Err(Error::Schema {
+            reason: format!("{} of {count} columns encoded", done.len()),
+        });
+    }
+    done.sort_by_key(|(at, _)| *at);
+    done.into_iter().map(|(_, chunk)| chunk).collect()
 }
 
 /// Builds an in-memory batch of events (the unsealed tail), in the segment schema.

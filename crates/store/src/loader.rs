@@ -265,8 +265,9 @@ fn write_segment(
     };
     // About 58 bytes an event at rest (the README's figure), so one growth at most.
     let mut parquet = Vec::with_capacity(leaves.len() * 64);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     built
-        .write_to(&mut parquet)
+        .write_to(&mut parquet, threads)
         .map_err(|error| index_error(&files.parquet, error))?;
     let keys = built.keys.to_bytes();
     let index_record = IndexRecord {
@@ -287,7 +288,6 @@ fn write_segment(
     ])?;
     drop(parquet);
     leaves.push(ledger::merkle::leaf_hash(&index_record));
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     Ok(ledger::check_external_leaves(
         source, first, leaves, threads,
     )?)

@@ -284,3 +284,36 @@ fn lookups_by_id_and_object() {
         .unwrap();
     assert_eq!(found, expected);
 }
+
+/// A built segment is the same file whether its columns are encoded on one thread or
+/// several, that file is what `write_segment` writes for the same events, and it reads back.
+#[test]
+fn built_segments_encode_columns_on_threads_to_the_same_file() {
+    let events = synth_events(3000);
+    let mut builder = index::SegmentBuilder::new();
+    for (seq, event) in &events {
+        builder.push(*seq, event).unwrap();
+    }
+    let built = builder.finish().unwrap();
+    let mut one = Vec::new();
+    built.write_to(&mut one, 1).unwrap();
+    for threads in [2, 5] {
+        let mut many = Vec::new();
+        built.write_to(&mut many, threads).unwrap();
+        assert!(one == many, "{threads} threads wrote another file");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("built.parquet");
+    std::fs::write(&path, &one).unwrap();
+    assert_eq!(read_segment(&path).unwrap(), events);
+    let streamed = dir.path().join("streamed.parquet");
+    write_segment(
+        std::fs::File::create(&streamed).unwrap(),
+        events.iter().map(|(seq, event)| (*seq, event)),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read(&streamed).unwrap() == one,
+        "the streamed file differs"
+    );
+}
