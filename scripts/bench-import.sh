@@ -117,6 +117,7 @@ row "auditrail import (default redaction)" "$import_all_wall" "$import_all_cpu" 
 row "auditrail import --policy examples/policy.yaml" "$import_policy_wall" "$import_policy_cpu" "$(rate "$import_policy_wall")" events/s
 row "duckdb read_json (defaults: nested schema)" "$duck_plain_wall" "$duck_plain_cpu" "$(rate "$duck_plain_wall")" events/s
 row "duckdb read_json (maximum_depth=2: nested as text)" "$duck_tuned_wall" "$duck_tuned_cpu" "$(rate "$duck_tuned_wall")" events/s
+echo "ratio auditrail import --policy / duckdb read_json defaults (the issue's measure): $(ratio "$duck_plain_wall" "$import_policy_wall")x"
 echo "ratio auditrail import (all events kept) / duckdb read_json defaults: $(ratio "$duck_plain_wall" "$import_all_wall")x"
 echo "ratio auditrail import (all events kept) / duckdb maximum_depth=2:   $(ratio "$duck_tuned_wall" "$import_all_wall")x"
 row "auditrail verify" "$verify_wall" "$verify_cpu" "$(mbs "$verify_wall")" "MB/s of JSON"
