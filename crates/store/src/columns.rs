@@ -400,6 +400,7 @@ impl Store {
         }
         let tiles = self.ledger.externalize_checked(done.checked, now)?;
         self.index_pending.remove(&first);
+        self.keys.seal(first, end);
         Ok(Some(CommittedCompaction {
             done: Compaction {
                 segments: 1,
