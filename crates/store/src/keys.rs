@@ -5,11 +5,13 @@
 //! the key covers, see `identity`), so a key need only be looked for where events of that
 //! time are stored:
 //!
-//! - **Recent keys** ([`StoredKeys::recent`]): the keys of the records still in row form (the
-//!   tail that is not compacted yet) and of the events a bulk load took but has not handed
-//!   to the ledger as an index segment yet, each with its sequence number. They leave when
-//!   their segment becomes an index segment ([`StoredKeys::seal`]: a compaction committed,
-//!   a bulk load's segment appended) or is pruned.
+//! - **Recent keys**: the keys of the records still in row form (the tail that is not
+//!   compacted yet: a set, as small per key as the one every key used to be in) and of the
+//!   events a bulk load took but has not handed to the ledger as an index segment yet (with
+//!   their sequence numbers: at most `LOAD_SEGMENTS_IN_FLIGHT` + 1 segments). They leave
+//!   when their segment becomes an index segment (a compaction committed, which hands over
+//!   the keys it computed while converting the segment: [`StoredKeys::seal_compacted`]; a
+//!   bulk load's segment appended: [`StoredKeys::seal`]) or is pruned.
 //! - **Segment summaries**: every index segment has a few bytes in memory: its sequence
 //!   range, the least and greatest key time of its events and whether some event has no
 //!   time at all. They come from the Parquet footer's column statistics of `stage_time` and
@@ -30,8 +32,8 @@
 //!   the ledger (after `first_seq`) or was taken by a bulk load under way.
 //! - Memory: the cache holds at most its limit of keys (a segment larger than the limit is
 //!   used and dropped, never cached); the summaries take a few dozen bytes per index segment;
-//!   the recent keys are those of the row-form tail and of the segments a bulk load has in
-//!   flight (at most `LOAD_SEGMENTS_IN_FLIGHT` + 1 segments).
+//!   the recent keys are those of the row-form tail (which compaction keeps to a segment or
+//!   two while it keeps up) and of the segments a bulk load has in flight.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -334,8 +336,10 @@ impl Cache {
 #[derive(Debug)]
 pub(crate) struct StoredKeys {
     root: PathBuf,
-    /// Keys not in an index segment yet, with their sequence numbers.
-    recent: HashMap<Key, u64, KeyHashing>,
+    /// Keys of the events in row form.
+    tail: KeySet,
+    /// Keys a bulk load took, with their sequence numbers, until its segment is appended.
+    loading: HashMap<Key, u64, KeyHashing>,
     /// Every index segment's summary, by first sequence number.
     summaries: BTreeMap<u64, Summary>,
     /// The summaries ordered by time; rebuilt when they change.
@@ -386,7 +390,8 @@ impl StoredKeys {
         let mut repair = KeyRepair::default();
         let mut keys = StoredKeys {
             root: root.to_owned(),
-            recent: HashMap::with_hasher(KeyHashing),
+            tail: KeySet::with_hasher(KeyHashing),
+            loading: HashMap::with_hasher(KeyHashing),
             summaries: BTreeMap::new(),
             timeline: Timeline::default(),
             timeline_stale: true,
@@ -408,7 +413,7 @@ impl StoredKeys {
                 let (seq, record) = item?;
                 match read_event(seq, &record)? {
                     Some(event) => {
-                        keys.recent.insert(key(&event), seq);
+                        keys.tail.insert(key(&event));
                         repair.keys_rebuilt += 1;
                     }
                     None => on_other(&record),
@@ -418,14 +423,19 @@ impl StoredKeys {
         Ok((keys, repair))
     }
 
-    /// Takes `identity` as the event about to be stored at `seq`: false, taking nothing, when
-    /// an event with its key is stored (or taken) already. May read covered segments' keys.
+    /// Takes `identity` as the event a bulk load is about to store at `seq` (in an index
+    /// segment it hands over by [`StoredKeys::seal`]): false, taking nothing, when an event
+    /// with its key is stored (or taken) already. May read covered segments' keys.
     pub(crate) fn insert(&mut self, identity: &Identity, seq: u64) -> Result<bool, StoreError> {
-        if self.recent.contains_key(&identity.key) || self.in_segments(identity)? {
+        if self.is_recent(&identity.key) || self.in_segments(identity)? {
             return Ok(false);
         }
-        self.recent.insert(identity.key, seq);
+        self.loading.insert(identity.key, seq);
         Ok(true)
+    }
+
+    fn is_recent(&self, key: &Key) -> bool {
+        self.tail.contains(key) || self.loading.contains_key(key)
     }
 
     /// Whether an event with each identity's key is stored (or taken), in order; reads the
@@ -437,7 +447,7 @@ impl StoredKeys {
         let mut wanted: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         let mut covering = std::mem::take(&mut self.covering);
         for (at, identity) in identities.iter().enumerate() {
-            if self.recent.contains_key(&identity.key) {
+            if self.is_recent(&identity.key) {
                 stored[at] = true;
                 continue;
             }
@@ -476,10 +486,10 @@ impl StoredKeys {
         Ok(stored)
     }
 
-    /// Adds the key of an event just stored at `seq` (its absence was established by
+    /// Adds the key of an event just stored in row form (its absence was established by
     /// [`StoredKeys::stored`]).
-    pub(crate) fn add_stored(&mut self, key: Key, seq: u64) {
-        self.recent.insert(key, seq);
+    pub(crate) fn add_stored(&mut self, key: Key) {
+        self.tail.insert(key);
     }
 
     /// Whether `identity`'s key is in one of the index segments covering its time.
@@ -528,11 +538,46 @@ impl StoredKeys {
         ))
     }
 
-    /// The records `first .. end` are now an index segment: it gets a summary, and the keys
-    /// of its events leave the recent keys (they are found through the segment). Should its
-    /// footer be unreadable, the summary covers every time (a lookup then reads the file,
-    /// and reports what is wrong with it).
+    /// The records `first .. end` a bulk load took are now an index segment: it gets a
+    /// summary, and the keys of its events leave the recent keys (they are found through the
+    /// segment).
     pub(crate) fn seal(&mut self, first: u64, end: u64) {
+        self.summarise_sealed(first, end);
+        self.loading.retain(|_, seq| !(first..end).contains(seq));
+    }
+
+    /// The row-form records `first .. end`, whose events have `keys` (as the compaction
+    /// computed them; `None`: read from the index segment), are now an index segment: it gets
+    /// a summary, and their keys leave the row-form tail's.
+    pub(crate) fn seal_compacted(&mut self, first: u64, end: u64, keys: Option<Vec<Key>>) {
+        self.summarise_sealed(first, end);
+        let keys = match keys {
+            Some(keys) => keys,
+            None => {
+                let files = crate::columns::IndexFiles::at(&self.root, first, end);
+                match index_keys(&files.parquet) {
+                    Ok(keys) => keys.into_iter().map(|(key, _)| key).collect(),
+                    // Unreadable: the keys stay (found twice, never missed).
+                    Err(_) => Vec::new(),
+                }
+            }
+        };
+        for key in &keys {
+            self.tail.remove(key);
+        }
+    }
+
+    /// Removes the keys of row-form events that were pruned.
+    pub(crate) fn forget_tail(&mut self, keys: &[Key]) {
+        for key in keys {
+            self.tail.remove(key);
+        }
+    }
+
+    /// Gives the index segment `first .. end` a summary from its footer. Should the footer be
+    /// unreadable, the summary covers every time (a lookup then reads the file, and reports
+    /// what is wrong with it).
+    fn summarise_sealed(&mut self, first: u64, end: u64) {
         let files = crate::columns::IndexFiles::at(&self.root, first, end);
         let summary = summarise(&files.parquet, end).map_or(
             Summary {
@@ -545,17 +590,17 @@ impl StoredKeys {
         self.summaries.insert(first, summary);
         self.cache.remove(first);
         self.timeline_stale = true;
-        self.recent.retain(|_, seq| !(first..end).contains(seq));
     }
 
-    /// Forgets every key of the records before `before` (pruned).
+    /// Forgets every index segment and bulk-loaded key before `before` (pruned; the row-form
+    /// keys go by [`StoredKeys::forget_tail`]).
     pub(crate) fn prune(&mut self, before: u64) {
         let kept = self.summaries.split_off(&before);
         for first in std::mem::replace(&mut self.summaries, kept).into_keys() {
             self.cache.remove(first);
         }
         self.timeline_stale = true;
-        self.recent.retain(|_, seq| *seq >= before);
+        self.loading.retain(|_, seq| *seq >= before);
     }
 
     /// Sets the most keys the cache of segments' keys holds.
@@ -566,7 +611,7 @@ impl StoredKeys {
     /// What the stored keys hold in memory.
     pub(crate) fn stats(&self) -> KeyStats {
         KeyStats {
-            recent_keys: self.recent.len() as u64,
+            recent_keys: (self.tail.len() + self.loading.len()) as u64,
             cached_keys: self.cache.keys as u64,
             cached_segments: self.cache.segments.len() as u64,
             cache_limit: self.cache.limit as u64,

@@ -433,9 +433,9 @@ impl Store {
             keys.push(identity.key);
         }
         if !records.is_empty() {
-            let receipt = self.ledger.append_batch(&records, now)?;
-            for (key, seq) in keys.into_iter().zip(receipt.seqs) {
-                self.keys.add_stored(key, seq);
+            self.ledger.append_batch(&records, now)?;
+            for key in keys {
+                self.keys.add_stored(key);
             }
         }
         Ok(AppendOutcome {
@@ -606,9 +606,24 @@ impl Store {
             self.meta.version = STORE_FORMAT_VERSION;
             write_meta(&self.root, &self.meta)?;
         }
+        // The keys of pruned events still in row form, read while they can be.
+        let mut tail_keys = Vec::new();
+        for segment in plan.segments.iter().filter(|segment| !segment.external) {
+            let start = segment.first_seq.max(self.ledger.first_seq());
+            for item in self
+                .ledger
+                .records(start..segment.first_seq + segment.record_count)
+            {
+                let (seq, record) = item?;
+                if let Some(event) = read_event(seq, &record)? {
+                    tail_keys.push(key(&event));
+                }
+            }
+        }
         let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
         columns::remove_pruned_segments(&self.root, outcome.before_seq)?;
         self.keys.prune(outcome.before_seq);
+        self.keys.forget_tail(&tail_keys);
         let first = self.ledger.first_seq();
         self.index_pending.retain(|start, _| *start >= first);
         self.append_prune_log(&outcome, reason, now)?;
