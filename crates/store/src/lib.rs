@@ -31,8 +31,10 @@
 //! - An event is acknowledged ([`Store::append`] returns, or a [`Loader`] reports it in its
 //!   tree size) only once the ledger made it durable.
 //! - An event whose identity key is already stored is not stored again (importing a file
-//!   twice, a retried webhook batch). The keys are kept in memory only, computed on open
-//!   from what is stored.
+//!   twice, a retried webhook batch). The keys are kept in memory only, derived from what is
+//!   stored, in memory bounded by a working set (see `keys`): the row-form tail's keys, a
+//!   key-time summary per index segment, and a bounded cache of index segments' keys read
+//!   when an event's time falls in their range.
 //! - One writer at a time: [`Store::open`] takes an exclusive lock on the directory.
 //! - No HTTP, no async: the server and the command line drive a `Store` from their own
 //!   threads and pass the time in.
