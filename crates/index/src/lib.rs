@@ -52,6 +52,6 @@ pub use filter::{
 };
 pub use keys::KeyIndex;
 pub use segment::{
-    BuiltSegment, EventBatches, RowIdentity, Segment, SegmentBuilder, SegmentMeta, WrittenSegment,
-    read_segment, write_segment, write_segment_with,
+    BuiltSegment, EventBatches, IdentityTimes, RowIdentity, Segment, SegmentBuilder, SegmentMeta,
+    WrittenSegment, read_segment, write_segment, write_segment_with,
 };

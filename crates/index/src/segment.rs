@@ -32,6 +32,7 @@ use parquet::arrow::arrow_writer::{
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::{KeyValue, PageIndexPolicy, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
@@ -390,6 +391,17 @@ pub struct RowIdentity {
     pub stage_time: Option<Timestamp>,
 }
 
+/// What [`Segment::identity_times`] tells of a segment's identifying times (nanoseconds
+/// since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityTimes {
+    /// The least and greatest identifying time (stage time, else request time) of a row
+    /// that has one; `None` when no row has one.
+    pub range: Option<(i64, i64)>,
+    /// Whether some row may have neither time.
+    pub untimed: bool,
+}
+
 /// A sealed segment opened for reading: its Parquet footer and, when loaded, its key index.
 #[derive(Debug, Clone)]
 pub struct Segment {
@@ -402,9 +414,18 @@ pub struct Segment {
 impl Segment {
     /// Opens a segment file and reads its footer (with the page index).
     pub fn open(path: impl Into<PathBuf>) -> Result<Segment> {
-        let path = path.into();
+        Segment::open_with(path.into(), PageIndexPolicy::Optional)
+    }
+
+    /// Opens a segment file and reads its footer without the page index: enough for
+    /// [`Segment::identity_times`] and whole reads, in fewer bytes than [`Segment::open`].
+    pub fn open_footer(path: impl Into<PathBuf>) -> Result<Segment> {
+        Segment::open_with(path.into(), PageIndexPolicy::Skip)
+    }
+
+    fn open_with(path: PathBuf, page_index: PageIndexPolicy) -> Result<Segment> {
         let file = open_file(&path)?;
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let options = ArrowReaderOptions::new().with_page_index_policy(page_index);
         let metadata = ArrowReaderMetadata::load(&file, options)?;
         let version = metadata
             .metadata()
@@ -596,6 +617,60 @@ impl Segment {
             }
         }
         Ok(rows)
+    }
+
+    /// The range of the time that identifies each row's event (its stage time, else its
+    /// request time) and whether some row may have neither, from the row groups' column
+    /// statistics of `stage_time` and `time` alone (no data page is read). The range covers
+    /// every row's identifying time (it may be wider, never narrower), and `untimed` is true
+    /// whenever a row has neither time (it may also be true when none has). `None` when a
+    /// row group lacks the statistics needed; [`Segment::read_identities`] then tells exactly.
+    pub fn identity_times(&self) -> Option<IdentityTimes> {
+        let mut times = IdentityTimes {
+            range: None,
+            untimed: false,
+        };
+        let mut widen = |low: i64, high: i64| {
+            times.range = Some(match times.range {
+                Some((a, b)) => (a.min(low), b.max(high)),
+                None => (low, high),
+            });
+        };
+        for row_group in self.metadata.metadata().row_groups() {
+            let rows = u64::try_from(row_group.num_rows()).ok()?;
+            // The null count and, unless every value is null, the exact bounds of a column.
+            let column = |column: Column| -> Option<(u64, Option<(i64, i64)>)> {
+                let stats = row_group.columns().get(column.index())?.statistics()?;
+                let nulls = stats.null_count_opt()?;
+                if nulls >= rows {
+                    return Some((nulls, None));
+                }
+                match stats {
+                    Statistics::Int64(values) if values.min_is_exact() && values.max_is_exact() => {
+                        Some((nulls, Some((*values.min_opt()?, *values.max_opt()?))))
+                    }
+                    _ => None,
+                }
+            };
+            let (stage_nulls, stage) = column(Column::StageTime)?;
+            if let Some((low, high)) = stage {
+                widen(low, high);
+            }
+            if stage_nulls == 0 {
+                // Every row is identified by its stage time.
+                continue;
+            }
+            // Some rows fall back to the request time; which ones the statistics do not
+            // tell, so every request time counts, and a NULL one may be a row with neither.
+            let (time_nulls, time) = column(Column::Time)?;
+            if let Some((low, high)) = time {
+                widen(low, high);
+            }
+            if time_nulls > 0 {
+                times.untimed = true;
+            }
+        }
+        Some(times)
     }
 
     /// The events at the given row numbers (any order, duplicates ignored), in row order.

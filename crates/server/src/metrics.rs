@@ -151,6 +151,20 @@ pub struct Metrics {
     pub compaction_failures: Counter,
     /// Sealed ledger segments still in row form, waiting to be compacted.
     pub compaction_pending_segments: Gauge,
+    /// Identity keys of the row-form tail held in memory for deduplication.
+    pub dedup_recent_keys: Gauge,
+    /// Identity keys of index segments held in the deduplication cache.
+    pub dedup_cached_keys: Gauge,
+    /// Index segments whose keys are in the deduplication cache.
+    pub dedup_cached_segments: Gauge,
+    /// The deduplication cache's limit, in keys.
+    pub dedup_cache_limit_keys: Gauge,
+    /// Index segments summarised for deduplication (all of them).
+    pub dedup_segments: Gauge,
+    /// Times an index segment's keys were read for deduplication.
+    pub dedup_segment_loads: Counter,
+    /// Index segments' keys evicted from the deduplication cache.
+    pub dedup_segment_evictions: Counter,
     /// Ingest requests between body and acknowledgement.
     pub ingest_in_flight: Gauge,
     /// Per-source metrics of the collectors (`auditrail_collector_*`).
@@ -202,6 +216,13 @@ impl Metrics {
             compacted_events: Counter::default(),
             compaction_failures: Counter::default(),
             compaction_pending_segments: Gauge::default(),
+            dedup_recent_keys: Gauge::default(),
+            dedup_cached_keys: Gauge::default(),
+            dedup_cached_segments: Gauge::default(),
+            dedup_cache_limit_keys: Gauge::default(),
+            dedup_segments: Gauge::default(),
+            dedup_segment_loads: Counter::default(),
+            dedup_segment_evictions: Counter::default(),
             ingest_in_flight: Gauge::default(),
             collectors: collect::CollectorMetrics::default(),
             query_seconds: Family::new_with_constructor(query_histogram),
@@ -327,6 +348,41 @@ impl Metrics {
             metrics.compaction_pending_segments.clone(),
         );
         r.register(
+            "auditrail_dedup_recent_keys",
+            "Identity keys of the events still in row form (and of a bulk load's segments in flight), held in memory for deduplication",
+            metrics.dedup_recent_keys.clone(),
+        );
+        r.register(
+            "auditrail_dedup_cached_keys",
+            "Identity keys of index segments held in the deduplication cache",
+            metrics.dedup_cached_keys.clone(),
+        );
+        r.register(
+            "auditrail_dedup_cached_segments",
+            "Index segments whose identity keys are in the deduplication cache",
+            metrics.dedup_cached_segments.clone(),
+        );
+        r.register(
+            "auditrail_dedup_cache_limit_keys",
+            "Most identity keys of index segments the deduplication cache holds",
+            metrics.dedup_cache_limit_keys.clone(),
+        );
+        r.register(
+            "auditrail_dedup_segments",
+            "Index segments with a key-time summary, looked up when an event's time falls in their range",
+            metrics.dedup_segments.clone(),
+        );
+        r.register(
+            "auditrail_dedup_segment_loads",
+            "Times an index segment's identity keys were read from its Parquet file for a lookup",
+            metrics.dedup_segment_loads.clone(),
+        );
+        r.register(
+            "auditrail_dedup_segment_evictions",
+            "Index segments' identity keys evicted from the deduplication cache to make room",
+            metrics.dedup_segment_evictions.clone(),
+        );
+        r.register(
             "auditrail_ingest_in_flight",
             "Ingest requests between reading their body and their acknowledgement",
             metrics.ingest_in_flight.clone(),
@@ -407,6 +463,28 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+}
+
+/// Sets the deduplication metrics from what the store's identity keys hold (the counters
+/// move up to the store's totals; only the writer calls this).
+pub(crate) fn set_key_stats(metrics: &Metrics, stats: store::KeyStats) {
+    let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    metrics.dedup_recent_keys.set(gauge(stats.recent_keys));
+    metrics.dedup_cached_keys.set(gauge(stats.cached_keys));
+    metrics
+        .dedup_cached_segments
+        .set(gauge(stats.cached_segments));
+    metrics.dedup_cache_limit_keys.set(gauge(stats.cache_limit));
+    metrics.dedup_segments.set(gauge(stats.segments));
+    for (counter, total) in [
+        (&metrics.dedup_segment_loads, stats.loads),
+        (&metrics.dedup_segment_evictions, stats.evictions),
+    ] {
+        let more = total.saturating_sub(counter.get());
+        if more > 0 {
+            counter.inc_by(more);
+        }
     }
 }
 

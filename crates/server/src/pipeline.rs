@@ -391,4 +391,5 @@ fn update_ledger_gauges(store: &Store, metrics: &Metrics) {
     metrics
         .compaction_pending_segments
         .set(i64::try_from(row_form).unwrap_or(i64::MAX));
+    crate::metrics::set_key_stats(metrics, store.key_stats());
 }

@@ -1204,6 +1204,29 @@ async fn sealed_segments_are_compacted_while_ingest_continues() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(waiting, 0.0, "sealed segments still in row form");
+    // The keys of the compacted segments left the writer's memory (only the row-form tail's
+    // are held), and a retry of the first batch, long compacted, is found through the
+    // index segments' keys.
+    let (_, metrics) = h.get("/metrics", Some(&h.admin)).await;
+    let recent = sample(&metrics, "auditrail_dedup_recent_keys", "").unwrap();
+    let summarised = sample(&metrics, "auditrail_dedup_segments", "").unwrap();
+    assert!(summarised >= 8.0, "{summarised}");
+    assert!(
+        recent < acknowledged.len() as f64 / 4.0,
+        "{recent} keys held of {} events",
+        acknowledged.len()
+    );
+    let labels = r#"{source="k8s",verb="list",code_class="2xx"}"#;
+    let duplicates = |metrics: &str| sample(metrics, "auditrail_events_duplicate_total", labels);
+    let before = duplicates(&metrics).unwrap_or(0.0);
+    let (status, body) = h
+        .post(K8S, Some(&h.ingest), event_list(&ids("b0", 50)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, metrics) = h.get("/metrics", Some(&h.admin)).await;
+    assert_eq!(duplicates(&metrics), Some(before + 50.0));
+    let loads = sample(&metrics, "auditrail_dedup_segment_loads_total", "").unwrap();
+    assert!(loads >= 1.0, "{loads}");
     let (store, data) = h.finish();
     assert!(store.compactable().is_empty(), "{:?}", store.compactable());
     drop(store);

@@ -237,6 +237,9 @@ pub struct CompactedSegment {
     /// record in the ledger).
     staged: bool,
     index_bytes: u64,
+    /// The identity keys of the segment's events, computed as they were converted (`None`
+    /// when the files were in place already).
+    keys: Option<Vec<crate::Key>>,
 }
 
 impl CompactedSegment {
@@ -273,6 +276,7 @@ impl CompactionJob {
                 record,
                 staged: false,
                 index_bytes: files_len(&files),
+                keys: None,
             });
         }
         let staging = staging_dir(&self.root);
@@ -292,6 +296,8 @@ impl CompactionJob {
             // The events are decoded as the Parquet writer takes them; a failure on the way
             // ends them early and is returned instead of the (then incomplete) files.
             let others = std::cell::RefCell::new(Vec::new());
+            // The events' keys, for the store's row-form keys to drop once committed.
+            let mut keys = Vec::with_capacity(usize::try_from(info.record_count).unwrap_or(0));
             let mut failure = None;
             let events = self
                 .segment
@@ -303,7 +309,10 @@ impl CompactionJob {
                             cancelled()?;
                         }
                         Ok(match read_event(seq, &record)? {
-                            Some(event) => Some((seq, event)),
+                            Some(event) => {
+                                keys.push(crate::key(&event));
+                                Some((seq, event))
+                            }
                             None => {
                                 others.borrow_mut().push((seq, record));
                                 None
@@ -326,6 +335,7 @@ impl CompactionJob {
                 record,
                 staged: true,
                 index_bytes: files_len(&files),
+                keys: Some(keys),
             })
         })();
         if result.is_err() {
@@ -400,6 +410,7 @@ impl Store {
         }
         let tiles = self.ledger.externalize_checked(done.checked, now)?;
         self.index_pending.remove(&first);
+        self.keys.seal_compacted(first, end, done.keys);
         Ok(Some(CommittedCompaction {
             done: Compaction {
                 segments: 1,

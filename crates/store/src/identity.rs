@@ -9,6 +9,11 @@
 //! normalized content, origin excluded.
 //!
 //! The key is the first 16 bytes of SHA-256 over a length-prefixed encoding of those parts.
+//!
+//! Every part of a key is repeated exactly by a duplicate, and so is the event's **key time**
+//! ([`key_time`]: stage time, else request time, for events with and without an id alike):
+//! the stored keys are looked up by it, in the index segments whose range of key times
+//! covers it (see `keys`).
 
 use event::{AuditEvent, Origin, SourceKind, Stage, Timestamp};
 use sha2::{Digest, Sha256};
@@ -46,6 +51,33 @@ pub fn key(event: &AuditEvent) -> Key {
         hasher.update(&encoded);
     }
     finish(hasher)
+}
+
+/// An identity key with the time it is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// The key ([`key`]).
+    pub key: Key,
+    /// The event's key time ([`key_time`]), nanoseconds since the Unix epoch; `None` for an
+    /// event with neither a stage time nor a request time.
+    pub time: Option<i64>,
+}
+
+impl Identity {
+    /// The identity of `event`.
+    pub fn of(event: &AuditEvent) -> Identity {
+        Identity {
+            key: key(event),
+            time: key_time(event),
+        }
+    }
+}
+
+/// The time the key of `event` is looked up by: its stage time, else its request time, in
+/// nanoseconds since the Unix epoch. Part of what [`key`] covers, so a duplicate has the
+/// same.
+pub fn key_time(event: &AuditEvent) -> Option<i64> {
+    event.stage_time.or(event.time).map(Timestamp::unix_nanos)
 }
 
 /// The identity key of an event with a source id (`id` not empty): its source kind, id,

@@ -31,8 +31,10 @@
 //! - An event is acknowledged ([`Store::append`] returns, or a [`Loader`] reports it in its
 //!   tree size) only once the ledger made it durable.
 //! - An event whose identity key is already stored is not stored again (importing a file
-//!   twice, a retried webhook batch). The keys are kept in memory only, computed on open
-//!   from what is stored.
+//!   twice, a retried webhook batch). The keys are kept in memory only, derived from what is
+//!   stored, in memory bounded by a working set (see `keys`): the row-form tail's keys, a
+//!   key-time summary per index segment, and a bounded cache of index segments' keys read
+//!   when an event's time falls in their range.
 //! - One writer at a time: [`Store::open`] takes an exclusive lock on the directory.
 //! - No HTTP, no async: the server and the command line drive a `Store` from their own
 //!   threads and pass the time in.
@@ -63,8 +65,8 @@ pub use columns::{
     CommittedCompaction, CompactedSegment, Compaction, CompactionJob, IndexFiles, IndexRecord,
     open_dataset, segment_files as index_segment_files,
 };
-pub use identity::{Key, NO_KEY, id_key, key};
-pub use keys::KeyRepair;
+pub use identity::{Identity, Key, NO_KEY, id_key, key, key_time};
+pub use keys::{KeyRepair, KeyStats};
 /// The ledger tiles a committed compaction made redundant ([`CommittedCompaction::tiles`]).
 pub use ledger::{PendingCheckpoint, RedundantTiles};
 pub use loader::{LoadOutcome, Loader};
@@ -72,7 +74,7 @@ pub use proof::{EventProof, ProofError, resolve_event};
 pub use quarantine::QuarantineEntry;
 pub use verify::{StoreFinding, StoreVerifyReport, verify};
 
-use crate::keys::KeySet;
+use crate::keys::StoredKeys;
 use crate::limits::{PRUNE_LOG_BYTES_MAX, STORE_META_BYTES_MAX, STORE_SEGMENT_BYTES};
 use crate::quarantine::Quarantine;
 
@@ -167,7 +169,7 @@ pub struct Store {
     root: PathBuf,
     meta: StoreMeta,
     ledger: Ledger,
-    keys: KeySet,
+    keys: StoredKeys,
     quarantine: Quarantine,
     repair: KeyRepair,
     /// Index records in the ledger for segments still in row form: a compaction appended
@@ -177,7 +179,7 @@ pub struct Store {
     _lock: File,
 }
 
-/// Events ready to append: their records and identity keys. Preparing is pure and can run on
+/// Events ready to append: their records and identities (key and key time). Preparing is pure and can run on
 /// any thread; [`Store::append`] only deduplicates and writes. The records share one buffer,
 /// and a `Prepared` can be [`cleared`](Prepared::clear) and reused, so that a pipeline moving
 /// batches between threads does not allocate per event.
@@ -185,14 +187,14 @@ pub struct Store {
 pub struct Prepared {
     bytes: Vec<u8>,
     ends: Vec<usize>,
-    keys: Vec<Key>,
+    identities: Vec<Identity>,
     /// The ledger leaf hashes of the first records, once [`hash_leaves`](Prepared::hash_leaves)
     /// computed them (a bulk load checks its segments against them).
     leaves: Vec<ledger::Hash>,
 }
 
 impl Prepared {
-    /// Encodes `events` as ledger records with their keys.
+    /// Encodes `events` as ledger records with their identities.
     pub fn from_events(events: &[AuditEvent]) -> Prepared {
         let mut prepared = Prepared::default();
         for event in events {
@@ -206,7 +208,7 @@ impl Prepared {
         formats::jsonl::encode(event, &mut self.bytes);
         self.bytes.pop();
         self.ends.push(self.bytes.len());
-        self.keys.push(key(event));
+        self.identities.push(Identity::of(event));
     }
 
     /// Computes the ledger leaf hash of every record not hashed yet, on the calling thread,
@@ -246,17 +248,17 @@ impl Prepared {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
-        self.keys.clear();
+        self.identities.clear();
         self.leaves.clear();
     }
 
-    /// The records with their keys, in order.
-    pub(crate) fn records(&self) -> impl Iterator<Item = (&[u8], &Key)> {
+    /// The records with their identities, in order.
+    pub(crate) fn records(&self) -> impl Iterator<Item = (&[u8], &Identity)> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts
             .zip(&self.ends)
             .map(|(start, end)| &self.bytes[start..*end])
-            .zip(&self.keys)
+            .zip(&self.identities)
     }
 
     /// Appends the events of `other` after this batch's (group commit: several requests'
@@ -269,7 +271,7 @@ impl Prepared {
         let base = self.bytes.len();
         self.bytes.extend_from_slice(&other.bytes);
         self.ends.extend(other.ends.iter().map(|end| base + end));
-        self.keys.extend_from_slice(&other.keys);
+        self.identities.extend_from_slice(&other.identities);
     }
 }
 
@@ -333,7 +335,7 @@ impl Store {
         let ledger = Ledger::open(storage, config)?;
         columns::remove_unrecorded_files(root, ledger.tree_size())?;
         let mut index_records = Vec::new();
-        let (keys, repair) = keys::load(root, &ledger, &mut |record| {
+        let (keys, repair) = StoredKeys::open(root, &ledger, &mut |record| {
             if let Some(index_record) = columns::IndexRecord::parse(record) {
                 index_records.push(index_record);
             }
@@ -368,6 +370,19 @@ impl Store {
     /// [`Ledger::recovery`]).
     pub fn key_repair(&self) -> KeyRepair {
         self.repair
+    }
+
+    /// How many identity keys are held in memory, and how often index segments' keys were
+    /// read (see `keys`).
+    pub fn key_stats(&self) -> KeyStats {
+        self.keys.stats()
+    }
+
+    /// Sets the most keys of index segments kept in memory for deduplication (default
+    /// [`limits::KEY_CACHE_KEYS_MAX`]); segments beyond it are evicted, least recently used
+    /// first, and read again when needed.
+    pub fn set_key_cache_limit(&mut self, keys: usize) {
+        self.keys.set_cache_limit(keys);
     }
 
     /// The ledger, for reads and proofs.
@@ -409,18 +424,21 @@ impl Store {
         let mut batch_keys =
             keys::KeySet::with_capacity_and_hasher(prepared.len(), keys::KeyHashing);
         let mut duplicates = 0;
-        for (index, (record, key)) in prepared.records().enumerate() {
-            if self.keys.contains(key) || !batch_keys.insert(*key) {
+        let stored = self.keys.stored(&prepared.identities)?;
+        for (index, ((record, identity), stored)) in prepared.records().zip(stored).enumerate() {
+            if stored || !batch_keys.insert(identity.key) {
                 duplicates += 1;
                 duplicate(index);
                 continue;
             }
             records.push(record);
-            keys.push(*key);
+            keys.push(identity.key);
         }
         if !records.is_empty() {
             self.ledger.append_batch(&records, now)?;
-            self.keys.extend(keys);
+            for key in keys {
+                self.keys.add_stored(key);
+            }
         }
         Ok(AppendOutcome {
             stored: records.len() as u64,
@@ -590,9 +608,24 @@ impl Store {
             self.meta.version = STORE_FORMAT_VERSION;
             write_meta(&self.root, &self.meta)?;
         }
+        // The keys of pruned events still in row form, read while they can be.
+        let mut tail_keys = Vec::new();
+        for segment in plan.segments.iter().filter(|segment| !segment.external) {
+            let start = segment.first_seq.max(self.ledger.first_seq());
+            for item in self
+                .ledger
+                .records(start..segment.first_seq + segment.record_count)
+            {
+                let (seq, record) = item?;
+                if let Some(event) = read_event(seq, &record)? {
+                    tail_keys.push(key(&event));
+                }
+            }
+        }
         let outcome = self.ledger.prune(plan.before_seq, reason, now)?;
         columns::remove_pruned_segments(&self.root, outcome.before_seq)?;
-        (self.keys, self.repair) = keys::load(&self.root, &self.ledger, &mut |_| {})?;
+        self.keys.prune(outcome.before_seq);
+        self.keys.forget_tail(&tail_keys);
         let first = self.ledger.first_seq();
         self.index_pending.retain(|start, _| *start >= first);
         self.append_prune_log(&outcome, reason, now)?;

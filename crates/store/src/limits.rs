@@ -3,8 +3,16 @@
 /// Bytes of one identity key.
 pub const KEY_BYTES: usize = 16;
 
-/// Most threads reading index segments' identity columns when a store opens.
+/// Most threads reading index segments' footers (their key-time summaries) when a store
+/// opens.
 pub const KEY_LOAD_THREADS_MAX: usize = 64;
+
+/// Most identity keys of index segments held in memory for deduplication (16 bytes each,
+/// plus about one for their lookup table: about 34 MiB). Past it the least recently used
+/// segment's keys are dropped, and read again from its identity columns when a lookup needs
+/// them. Sixteen bulk-load segments: an import of old events whose times interleave with
+/// that many stored segments still reads each once.
+pub const KEY_CACHE_KEYS_MAX: usize = 16 * LOAD_SEGMENT_EVENTS as usize;
 
 /// Events per index segment written by a bulk load ([`crate::Loader`]): one Parquet row group.
 pub const LOAD_SEGMENT_EVENTS: u64 = index::limits::ROW_GROUP_ROWS as u64;
@@ -18,6 +26,9 @@ pub const LOAD_SEGMENT_BYTES: usize = 192 * 1024 * 1024;
 pub const LOAD_SEGMENTS_IN_FLIGHT: usize = 2;
 
 const _: () = assert!(LOAD_SEGMENT_BYTES <= ledger::limits::EXTERNAL_BATCH_BYTES_MAX);
+// A segment's keys fit in the cache several times over, so that the segments a lookup
+// covers stay in it.
+const _: () = assert!(KEY_CACHE_KEYS_MAX >= 4 * LOAD_SEGMENT_EVENTS as usize);
 
 /// Raw bytes of a malformed record kept in the quarantine file (longer records are cut and
 /// marked as such).

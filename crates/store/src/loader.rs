@@ -127,8 +127,8 @@ impl Loader<'_> {
                 ),
             });
         }
-        for (index, ((record, key), event)) in prepared.records().zip(events).enumerate() {
-            if !self.store.keys.insert(*key) {
+        for (index, ((record, identity), event)) in prepared.records().zip(events).enumerate() {
+            if !self.store.keys.insert(identity, self.next)? {
                 self.outcome.duplicates += 1;
                 continue;
             }
@@ -230,6 +230,7 @@ impl Loader<'_> {
             source: std::io::Error::other("the thread writing an index segment failed"),
         })??;
         let receipt = self.store.ledger.append_external(written.checked, now)?;
+        self.store.keys.seal(receipt.seqs.start, receipt.seqs.end);
         self.outcome.stored += written.events;
         self.outcome.tree_size = receipt.tree_size;
         self.outcome.segments += 1;

@@ -317,3 +317,98 @@ fn built_segments_encode_columns_on_threads_to_the_same_file() {
         "the streamed file differs"
     );
 }
+
+/// The identifying times of rows with every mix of stage time and request time: the
+/// bounds from the statistics cover each row's stage time (else request time), and a row
+/// with neither is announced.
+#[test]
+fn identity_times_cover_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |nanos: i64| Some(Timestamp::from_unix_nanos(nanos));
+    // (time, stage_time) per row.
+    let cases: [&[(Option<Timestamp>, Option<Timestamp>)]; 5] = [
+        &[(at(5), at(50)), (at(1), at(60)), (at(7), at(40))],
+        &[(at(5), None), (at(9), None), (None, at(3))],
+        &[(None, None), (at(100), at(200))],
+        &[(None, at(-5)), (None, at(8))],
+        &[
+            (at(30), at(31)),
+            (at(10), at(11)),
+            (None, None),
+            (at(1), at(2)),
+        ],
+    ];
+    for (number, rows) in cases.iter().enumerate() {
+        let events: Vec<(u64, AuditEvent)> = rows
+            .iter()
+            .enumerate()
+            .map(|(seq, (time, stage_time))| {
+                (
+                    seq as u64,
+                    AuditEvent {
+                        id: format!("e{seq}"),
+                        time: *time,
+                        stage_time: *stage_time,
+                        ..AuditEvent::default()
+                    },
+                )
+            })
+            .collect();
+        for row_group_rows in [1, 2, usize::MAX] {
+            write_grouped(dir.path(), "times", &events, row_group_rows);
+            let segment = Segment::open_footer(dir.path().join("times.parquet")).unwrap();
+            let times = segment.identity_times().unwrap();
+            let exact: Vec<Option<i64>> = rows
+                .iter()
+                .map(|(time, stage_time)| stage_time.or(*time).map(Timestamp::unix_nanos))
+                .collect();
+            let (low, high) = times.range.unwrap_or((i64::MAX, i64::MIN));
+            for value in exact.iter().flatten() {
+                assert!(
+                    (low..=high).contains(value),
+                    "case {number}, groups of {row_group_rows}: {value} outside {times:?}"
+                );
+            }
+            if exact.contains(&None) {
+                assert!(
+                    times.untimed,
+                    "case {number}, groups of {row_group_rows}: {times:?}"
+                );
+            }
+            if row_group_rows == 1 {
+                // One row per group: the statistics are exact.
+                assert_eq!(times.untimed, exact.contains(&None), "case {number}");
+                let present: Vec<i64> = exact.iter().flatten().copied().collect();
+                let bounds = present
+                    .iter()
+                    .min()
+                    .zip(present.iter().max())
+                    .map(|(a, b)| (*a, *b));
+                assert_eq!(times.range, bounds, "case {number}");
+            }
+        }
+    }
+    // With a stage time on every row, the bounds are exactly the stage times'.
+    let events: Vec<(u64, AuditEvent)> = [(at(5), at(50)), (at(1), at(60))]
+        .iter()
+        .enumerate()
+        .map(|(seq, (time, stage_time))| {
+            (
+                seq as u64,
+                AuditEvent {
+                    time: *time,
+                    stage_time: *stage_time,
+                    ..AuditEvent::default()
+                },
+            )
+        })
+        .collect();
+    let segment = write(dir.path(), "stages", &events);
+    assert_eq!(
+        segment.identity_times(),
+        Some(index::IdentityTimes {
+            range: Some((50, 60)),
+            untimed: false,
+        })
+    );
+}
