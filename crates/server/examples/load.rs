@@ -17,7 +17,9 @@
 //!
 //! Every event posted is new: the batches are templates whose audit ids get a fresh 8-hex
 //! prefix per request (the events of one API request keep sharing their id), so that the
-//! server stores everything rather than deduplicating retries. A refused request (503/429)
+//! server stores everything rather than deduplicating retries, and whose timestamps are
+//! moved to the time of sending (spacing kept), as a live API server's stream advances:
+//! the server looks a key up only in the stored segments whose times cover it. A refused request (503/429)
 //! is counted and retried after a short pause; the acknowledgement latency is that of the
 //! attempt that got the 200, from sending it to reading the answer (the refusals show in
 //! the count and in the sustained rate).
@@ -42,10 +44,47 @@ const BATCH_EVENTS: usize = 400;
 /// Distinct batch templates per connection.
 const TEMPLATES: usize = 16;
 
-/// A batch body and the offsets of the audit ids in it.
+/// A batch body, the offsets of the audit ids in it, and those of its timestamps with the
+/// time each held (Unix nanoseconds), the earliest first.
 struct Template {
     body: Vec<u8>,
     ids: Vec<usize>,
+    times: Vec<(usize, i64)>,
+}
+
+/// The timestamps an event is identified by (and that a webhook stream advances).
+const TIME_KEYS: [&str; 2] = [r#""requestReceivedTimestamp":""#, r#""stageTimestamp":""#];
+
+/// Bytes of a Kubernetes MicroTime (`2025-10-07T16:00:00.000000Z`).
+const MICRO_TIME_BYTES: usize = 27;
+
+impl Template {
+    /// Makes the batch new: its audit ids get `prefix`, and its times are moved, spacing
+    /// kept, so that the earliest is `now` (Unix nanoseconds), as a live API server's
+    /// stream is: events of a new request are never older than those stored.
+    fn renew(&mut self, prefix: &[u8; 8], now: i64) {
+        for at in &self.ids {
+            self.body[*at..*at + 8].copy_from_slice(prefix);
+        }
+        let Some(&(_, earliest)) = self.times.iter().min_by_key(|(_, time)| *time) else {
+            return;
+        };
+        for (at, time) in &self.times {
+            let moved =
+                event::Timestamp::from_unix_nanos(now + (time - earliest)).to_micro_string();
+            assert_eq!(moved.len(), MICRO_TIME_BYTES, "{moved}");
+            self.body[*at..*at + MICRO_TIME_BYTES].copy_from_slice(moved.as_bytes());
+        }
+    }
+}
+
+/// Now, in Unix nanoseconds (the generator's own clock: it is not part of the server).
+#[allow(clippy::disallowed_methods)]
+fn unix_nanos_now() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_nanos()).unwrap()
 }
 
 fn templates(generator: &mut synth::Generator) -> Vec<Template> {
@@ -55,6 +94,7 @@ fn templates(generator: &mut synth::Generator) -> Vec<Template> {
                 br#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":["#
                     .to_vec();
             let mut ids = Vec::new();
+            let mut times = Vec::new();
             for i in 0..BATCH_EVENTS {
                 let event = generator.next().unwrap();
                 assert!(event.id.len() >= 8 && event.id.is_ascii(), "{}", event.id);
@@ -72,10 +112,22 @@ fn templates(generator: &mut synth::Generator) -> Vec<Template> {
                     .position(|window| window == needle.as_bytes())
                     .unwrap();
                 ids.push(body.len() + at + r#""auditID":""#.len());
+                for key in TIME_KEYS {
+                    if let Some(at) = line
+                        .windows(key.len())
+                        .position(|window| window == key.as_bytes())
+                    {
+                        let start = at + key.len();
+                        let text =
+                            std::str::from_utf8(&line[start..start + MICRO_TIME_BYTES]).unwrap();
+                        let time = event::Timestamp::parse(text).unwrap();
+                        times.push((body.len() + start, time.unix_nanos()));
+                    }
+                }
                 body.extend_from_slice(&line);
             }
             body.extend_from_slice(b"]}");
-            Template { body, ids }
+            Template { body, ids, times }
         })
         .collect()
 }
@@ -161,9 +213,8 @@ fn main() {
                     let template = &mut pool[next % TEMPLATES];
                     next += 1;
                     let prefix = format!("{:08x}", sequence.fetch_add(1, Ordering::Relaxed));
-                    for at in &template.ids {
-                        template.body[*at..*at + 8].copy_from_slice(prefix.as_bytes());
-                    }
+                    let prefix: [u8; 8] = prefix.as_bytes().try_into().unwrap();
+                    template.renew(&prefix, unix_nanos_now());
                     loop {
                         let sent = Instant::now();
                         let response = agent
