@@ -289,18 +289,7 @@ impl Cache {
         if keys.len() > self.limit {
             return Some(keys);
         }
-        while self.keys + keys.len() > self.limit {
-            let Some(oldest) = self
-                .segments
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(first, _)| *first)
-            else {
-                break;
-            };
-            self.remove(oldest);
-            self.evictions += 1;
-        }
+        self.make_room(keys.len());
         self.clock += 1;
         self.keys += keys.len();
         if let Some((replaced, _)) = self.segments.insert(first, (keys, self.clock)) {
@@ -317,7 +306,13 @@ impl Cache {
 
     fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
-        while self.keys > self.limit {
+        self.make_room(0);
+    }
+
+    /// Evicts the least recently used segments until `room` more keys fit under the limit
+    /// (or nothing is left to evict).
+    fn make_room(&mut self, room: usize) {
+        while self.keys + room > self.limit {
             let Some(oldest) = self
                 .segments
                 .iter()
