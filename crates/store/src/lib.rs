@@ -179,10 +179,11 @@ pub struct Store {
     _lock: File,
 }
 
-/// Events ready to append: their records and identities (key and key time). Preparing is pure and can run on
-/// any thread; [`Store::append`] only deduplicates and writes. The records share one buffer,
-/// and a `Prepared` can be [`cleared`](Prepared::clear) and reused, so that a pipeline moving
-/// batches between threads does not allocate per event.
+/// Events ready to append: their records and identities (key and key time), and, once
+/// [`hash_leaves`](Prepared::hash_leaves) ran, their leaf hashes. Preparing is pure and can
+/// run on any thread; [`Store::append`] only deduplicates and writes. The records share one
+/// buffer, and a `Prepared` can be [`cleared`](Prepared::clear) and reused, so that a
+/// pipeline moving batches between threads does not allocate per event.
 #[derive(Debug, Default)]
 pub struct Prepared {
     bytes: Vec<u8>,
