@@ -98,6 +98,7 @@ struct Str<'a> {
 
 impl<'a> Str<'a> {
     /// The string's value: borrowed unless it has escapes.
+    #[inline(always)]
     fn text(self) -> Sure<Cow<'a, str>> {
         if self.escaped {
             unescape(self.raw).map(Cow::Owned)
@@ -107,37 +108,143 @@ impl<'a> Str<'a> {
     }
 }
 
-/// Keys of the event the scanner reads, one bit each, to give up on a repeated one.
+/// The keys of the objects the scanner matches, quoted and with their colon, in the order
+/// the API server writes them (the order the scanner tries them in), and their indexes.
 mod keys {
-    pub(super) const KIND: u32 = 1;
-    pub(super) const API_VERSION: u32 = 1 << 1;
-    pub(super) const LEVEL: u32 = 1 << 2;
-    pub(super) const STAGE: u32 = 1 << 3;
-    pub(super) const AUDIT_ID: u32 = 1 << 4;
-    pub(super) const REQUEST_URI: u32 = 1 << 5;
-    pub(super) const VERB: u32 = 1 << 6;
-    pub(super) const USER: u32 = 1 << 7;
-    pub(super) const IMPERSONATED_USER: u32 = 1 << 8;
-    pub(super) const SOURCE_IPS: u32 = 1 << 9;
-    pub(super) const USER_AGENT: u32 = 1 << 10;
-    pub(super) const OBJECT_REF: u32 = 1 << 11;
-    pub(super) const RESPONSE_STATUS: u32 = 1 << 12;
-    pub(super) const REQUEST_RECEIVED: u32 = 1 << 13;
-    pub(super) const STAGE_TIMESTAMP: u32 = 1 << 14;
-    pub(super) const ANNOTATIONS: u32 = 1 << 15;
+    use super::{Key, key};
+
+    pub(super) const EVENT: [Key; 19] = [
+        key(b"\"kind\":"),
+        key(b"\"apiVersion\":"),
+        key(b"\"level\":"),
+        key(b"\"auditID\":"),
+        key(b"\"stage\":"),
+        key(b"\"requestURI\":"),
+        key(b"\"verb\":"),
+        key(b"\"user\":"),
+        key(b"\"impersonatedUser\":"),
+        key(b"\"sourceIPs\":"),
+        key(b"\"userAgent\":"),
+        key(b"\"objectRef\":"),
+        key(b"\"responseStatus\":"),
+        key(b"\"requestObject\":"),
+        key(b"\"responseObject\":"),
+        key(b"\"requestReceivedTimestamp\":"),
+        key(b"\"stageTimestamp\":"),
+        key(b"\"annotations\":"),
+        key(b"\"items\":"),
+    ];
+    pub(super) const KIND: usize = 0;
+    pub(super) const API_VERSION: usize = 1;
+    pub(super) const LEVEL: usize = 2;
+    pub(super) const AUDIT_ID: usize = 3;
+    pub(super) const STAGE: usize = 4;
+    pub(super) const REQUEST_URI: usize = 5;
+    pub(super) const VERB: usize = 6;
+    pub(super) const USER: usize = 7;
+    pub(super) const IMPERSONATED_USER: usize = 8;
+    pub(super) const SOURCE_IPS: usize = 9;
+    pub(super) const USER_AGENT: usize = 10;
+    pub(super) const OBJECT_REF: usize = 11;
+    /// The first key at which the serde peek asks `wanted`: from here to `ANNOTATIONS`.
+    pub(super) const RESPONSE_STATUS: usize = 12;
+    pub(super) const REQUEST_RECEIVED: usize = 15;
+    pub(super) const STAGE_TIMESTAMP: usize = 16;
+    pub(super) const ANNOTATIONS: usize = 17;
+    pub(super) const ITEMS: usize = 18;
+
+    pub(super) const USER_KEYS: [Key; 4] =
+        [key(b"\"username\":"), key(b"\"uid\":"), key(b"\"groups\":"), key(b"\"extra\":")];
+    pub(super) const USERNAME: usize = 0;
+    pub(super) const UID: usize = 1;
+    pub(super) const GROUPS: usize = 2;
+    pub(super) const EXTRA: usize = 3;
+
+    pub(super) const OBJECT_REF_KEYS: [Key; 8] = [
+        key(b"\"resource\":"),
+        key(b"\"namespace\":"),
+        key(b"\"name\":"),
+        key(b"\"uid\":"),
+        key(b"\"apiGroup\":"),
+        key(b"\"apiVersion\":"),
+        key(b"\"resourceVersion\":"),
+        key(b"\"subresource\":"),
+    ];
+    pub(super) const RESOURCE: usize = 0;
+    pub(super) const NAMESPACE: usize = 1;
+    pub(super) const NAME: usize = 2;
+    pub(super) const OBJECT_UID: usize = 3;
+    pub(super) const API_GROUP: usize = 4;
+    pub(super) const API_VERSION_OF_OBJECT: usize = 5;
+    pub(super) const RESOURCE_VERSION: usize = 6;
+    pub(super) const SUBRESOURCE: usize = 7;
+
+    /// `status`, `message` and `reason` are read; `metadata` and `code` (known to predict
+    /// them) are skipped as any value.
+    pub(super) const STATUS_KEYS: [Key; 5] = [
+        key(b"\"metadata\":"),
+        key(b"\"status\":"),
+        key(b"\"message\":"),
+        key(b"\"reason\":"),
+        key(b"\"code\":"),
+    ];
+    pub(super) const STATUS_METADATA: usize = 0;
+    pub(super) const STATUS: usize = 1;
+    pub(super) const MESSAGE: usize = 2;
+    pub(super) const REASON: usize = 3;
+    pub(super) const STATUS_CODE: usize = 4;
 }
 
-/// Keys already read in one object.
+/// A quoted key and its colon, compared with the line 16 bytes at a time.
+struct Key {
+    quoted: &'static [u8],
+    words: [u128; 2],
+    masks: [u128; 2],
+}
+
+/// [`Key`] of at most 32 bytes.
+const fn key(quoted: &'static [u8]) -> Key {
+    assert!(quoted.len() <= 32);
+    let mut words = [[0u8; 16]; 2];
+    let mut masks = [[0u8; 16]; 2];
+    let mut index = 0;
+    while index < quoted.len() {
+        words[index / 16][index % 16] = quoted[index];
+        masks[index / 16][index % 16] = 0xff;
+        index += 1;
+    }
+    Key {
+        quoted,
+        words: [u128::from_le_bytes(words[0]), u128::from_le_bytes(words[1])],
+        masks: [u128::from_le_bytes(masks[0]), u128::from_le_bytes(masks[1])],
+    }
+}
+
+impl Key {
+    /// Whether `rest` starts with this key.
+    #[inline(always)]
+    fn starts(&self, rest: &[u8]) -> bool {
+        let Some(chunk) = rest.first_chunk::<32>() else {
+            return rest.starts_with(self.quoted);
+        };
+        let (low, high) = chunk.split_at(16);
+        let word = |half: &[u8]| <[u8; 16]>::try_from(half).map_or(0, u128::from_le_bytes);
+        word(low) & self.masks[0] == self.words[0] && word(high) & self.masks[1] == self.words[1]
+    }
+}
+
+/// Keys already read in one object, a bit per index in its key list.
 #[derive(Default)]
 struct Seen(u32);
 
 impl Seen {
-    /// Marks `key` read; unsure when it was read before.
-    fn first(&mut self, key: u32) -> Sure<()> {
-        if self.0 & key != 0 {
+    /// Marks key `index` read; unsure when it was read before.
+    fn first(&mut self, index: usize) -> Sure<()> {
+        let bit = 1u32.checked_shl(u32::try_from(index).map_err(|_| Unsure)?).ok_or(Unsure)?;
+        if self.0 & bit != 0 {
             return Err(Unsure);
         }
-        self.0 |= key;
+        self.0 |= bit;
         Ok(())
     }
 }
@@ -150,6 +257,7 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    #[inline(always)]
     fn event(&mut self, wanted: &mut dyn FnMut(&Attributes<'_>) -> bool) -> Sure<Scan<'a>> {
         self.open(b'{')?;
         let mut peek = Peek::default();
@@ -162,71 +270,49 @@ impl<'a> Scanner<'a> {
         if self.next()? == b'}' {
             return Err(Unsure);
         }
+        let mut hint = 0;
         loop {
-            let key = self.key()?;
+            let key = self.key(&keys::EVENT, &mut hint)?;
+            if key < keys::EVENT.len() {
+                seen.first(key)?;
+            }
             // The serde peek asks at the first of these keys, before reading its value.
-            if !asked
-                && matches!(
-                    key,
-                    b"responseStatus"
-                        | b"requestObject"
-                        | b"responseObject"
-                        | b"requestReceivedTimestamp"
-                        | b"stageTimestamp"
-                        | b"annotations"
-                )
-            {
+            if !asked && (keys::RESPONSE_STATUS..=keys::ANNOTATIONS).contains(&key) {
                 asked = true;
                 if !wanted(&peek.attributes()) {
                     return Ok(Scan::Decode);
                 }
             }
             match key {
-                b"kind" => {
-                    seen.first(keys::KIND)?;
-                    kind = self.text()?;
-                }
-                b"apiVersion" => {
-                    seen.first(keys::API_VERSION)?;
-                    api_version = self.text()?;
-                }
-                b"level" => {
-                    seen.first(keys::LEVEL)?;
+                keys::KIND => kind = self.text()?,
+                keys::API_VERSION => api_version = self.text()?,
+                keys::LEVEL => {
                     if let Some(text) = self.text()? {
                         peek.level = Some(text.parse::<Level>().map_err(|_| Unsure)?);
                     }
                 }
-                b"stage" => {
-                    seen.first(keys::STAGE)?;
+                keys::STAGE => {
                     if let Some(text) = self.text()? {
                         peek.stage = Some(text.parse::<Stage>().map_err(|_| Unsure)?);
                     }
                 }
-                b"auditID" => {
-                    seen.first(keys::AUDIT_ID)?;
+                keys::AUDIT_ID => {
                     self.any_str()?;
                     has_identity = true;
                 }
-                b"requestURI" => {
-                    seen.first(keys::REQUEST_URI)?;
+                keys::REQUEST_URI => {
                     peek.uri = self.text()?.unwrap_or_default();
                     has_identity = true;
                 }
-                b"verb" => {
-                    seen.first(keys::VERB)?;
+                keys::VERB => {
                     peek.verb = self.text()?.unwrap_or_default();
                     has_identity = true;
                 }
-                b"user" => {
-                    seen.first(keys::USER)?;
-                    peek.user = self.user()?.unwrap_or_default();
-                }
-                b"impersonatedUser" => {
-                    seen.first(keys::IMPERSONATED_USER)?;
+                keys::USER => peek.user = self.user()?.unwrap_or_default(),
+                keys::IMPERSONATED_USER => {
                     self.user()?;
                 }
-                b"sourceIPs" => {
-                    seen.first(keys::SOURCE_IPS)?;
+                keys::SOURCE_IPS => {
                     let mut count = 0usize;
                     self.strings(|_| {
                         count += 1;
@@ -237,32 +323,17 @@ impl<'a> Scanner<'a> {
                         return Err(Unsure);
                     }
                 }
-                b"userAgent" => {
-                    seen.first(keys::USER_AGENT)?;
+                keys::USER_AGENT => {
                     self.any_str()?;
                 }
-                b"objectRef" => {
-                    seen.first(keys::OBJECT_REF)?;
-                    peek.object = self.object_ref()?;
-                }
-                b"responseStatus" => {
-                    seen.first(keys::RESPONSE_STATUS)?;
-                    self.status()?;
-                }
-                b"requestReceivedTimestamp" => {
-                    seen.first(keys::REQUEST_RECEIVED)?;
-                    self.timestamp()?;
-                }
-                b"stageTimestamp" => {
-                    seen.first(keys::STAGE_TIMESTAMP)?;
-                    self.timestamp()?;
-                }
-                b"annotations" => {
-                    seen.first(keys::ANNOTATIONS)?;
+                keys::OBJECT_REF => peek.object = self.object_ref()?,
+                keys::RESPONSE_STATUS => self.status()?,
+                keys::REQUEST_RECEIVED | keys::STAGE_TIMESTAMP => self.timestamp()?,
+                keys::ANNOTATIONS => {
                     self.string_map(|scanner| scanner.string_value().map(drop))?;
                 }
                 // A list, or an event with an `items` key: the serde peek gives up on it.
-                b"items" => return Err(Unsure),
+                keys::ITEMS => return Err(Unsure),
                 // Bodies, `timestamp`, `metadata`, unknown keys: any JSON value.
                 _ => self.skip_value()?,
             }
@@ -286,24 +357,21 @@ impl<'a> Scanner<'a> {
     }
 
     /// `user` or `impersonatedUser`: an object or `null`.
+    #[inline(always)]
     fn user(&mut self) -> Sure<Option<PeekUser<'a>>> {
         if !self.open_or_null(b'{')? {
             return Ok(None);
         }
         let mut user = PeekUser::default();
         let mut seen = Seen::default();
-        self.members(|scanner, key| {
+        self.members(&keys::USER_KEYS, |scanner, key| {
+            if key < keys::USER_KEYS.len() {
+                seen.first(key)?;
+            }
             match key {
-                b"username" => {
-                    seen.first(1)?;
-                    user.name = scanner.text()?.unwrap_or_default();
-                }
-                b"uid" => {
-                    seen.first(1 << 1)?;
-                    user.uid = scanner.text()?.unwrap_or_default();
-                }
-                b"groups" => {
-                    seen.first(1 << 2)?;
+                keys::USERNAME => user.name = scanner.text()?.unwrap_or_default(),
+                keys::UID => user.uid = scanner.text()?.unwrap_or_default(),
+                keys::GROUPS => {
                     let mut groups = GroupList::default();
                     let present = scanner.strings(|group| {
                         groups.push(group.text()?);
@@ -311,8 +379,7 @@ impl<'a> Scanner<'a> {
                     })?;
                     user.groups = present.then_some(groups);
                 }
-                b"extra" => {
-                    seen.first(1 << 3)?;
+                keys::EXTRA => {
                     user.has_extra = scanner.string_map(|scanner| {
                         scanner.open(b'[')?;
                         scanner.elements(|_| Ok(()))
@@ -326,44 +393,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// `objectRef`: an object or `null`.
+    #[inline(always)]
     fn object_ref(&mut self) -> Sure<Option<PeekObject<'a>>> {
         if !self.open_or_null(b'{')? {
             return Ok(None);
         }
         let mut object = PeekObject::default();
         let mut seen = Seen::default();
-        self.members(|scanner, key| {
+        self.members(&keys::OBJECT_REF_KEYS, |scanner, key| {
+            if key < keys::OBJECT_REF_KEYS.len() {
+                seen.first(key)?;
+            }
             match key {
-                b"resource" => {
-                    seen.first(1)?;
-                    object.resource = scanner.text()?.unwrap_or_default();
-                }
-                b"namespace" => {
-                    seen.first(1 << 1)?;
-                    object.namespace = scanner.text()?.unwrap_or_default();
-                }
-                b"name" => {
-                    seen.first(1 << 2)?;
-                    object.name = scanner.text()?.unwrap_or_default();
-                }
-                b"subresource" => {
-                    seen.first(1 << 3)?;
-                    object.subresource = scanner.text()?.unwrap_or_default();
-                }
-                b"apiGroup" => {
-                    seen.first(1 << 4)?;
-                    object.api_group = scanner.text()?;
-                }
-                b"uid" => {
-                    seen.first(1 << 5)?;
-                    scanner.any_str()?;
-                }
-                b"apiVersion" => {
-                    seen.first(1 << 6)?;
-                    scanner.any_str()?;
-                }
-                b"resourceVersion" => {
-                    seen.first(1 << 7)?;
+                keys::RESOURCE => object.resource = scanner.text()?.unwrap_or_default(),
+                keys::NAMESPACE => object.namespace = scanner.text()?.unwrap_or_default(),
+                keys::NAME => object.name = scanner.text()?.unwrap_or_default(),
+                keys::SUBRESOURCE => object.subresource = scanner.text()?.unwrap_or_default(),
+                keys::API_GROUP => object.api_group = scanner.text()?,
+                keys::OBJECT_UID | keys::API_VERSION_OF_OBJECT | keys::RESOURCE_VERSION => {
                     scanner.any_str()?;
                 }
                 _ => scanner.skip_value()?,
@@ -374,24 +421,24 @@ impl<'a> Scanner<'a> {
     }
 
     /// `responseStatus`: an object or `null`, checked.
+    #[inline(always)]
     fn status(&mut self) -> Sure<()> {
         if !self.open_or_null(b'{')? {
             return Ok(());
         }
         let mut seen = Seen::default();
-        self.members(|scanner, key| {
-            let bit = match key {
-                b"status" => 1,
-                b"reason" => 1 << 1,
-                b"message" => 1 << 2,
-                _ => return scanner.skip_value(),
-            };
-            seen.first(bit)?;
-            scanner.any_str().map(drop)
+        self.members(&keys::STATUS_KEYS, |scanner, key| match key {
+            keys::STATUS_METADATA | keys::STATUS_CODE => scanner.skip_value(),
+            keys::STATUS | keys::MESSAGE | keys::REASON => {
+                seen.first(key)?;
+                scanner.any_str().map(drop)
+            }
+            _ => scanner.skip_value(),
         })
     }
 
     /// A timestamp: a string that [`Timestamp::parse`] reads, or `null`.
+    #[inline(always)]
     fn timestamp(&mut self) -> Sure<()> {
         if let Some(text) = self.text()? {
             // A timestamp that does not parse is a warning of the decoder.
@@ -400,14 +447,20 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    /// The members of an object whose `{` was read, each key (written without escapes) handed
-    /// to `value`, which reads its value.
-    fn members(&mut self, mut value: impl FnMut(&mut Self, &'a [u8]) -> Sure<()>) -> Sure<()> {
+    /// The members of an object whose `{` was read: each key's index in `keys` (or
+    /// `keys.len()` for another key) handed to `value`, which reads the value.
+    #[inline(always)]
+    fn members(
+        &mut self,
+        keys: &[Key],
+        mut value: impl FnMut(&mut Self, usize) -> Sure<()>,
+    ) -> Sure<()> {
         if self.close_empty(b'}')? {
             return Ok(());
         }
+        let mut hint = 0;
         loop {
-            let key = self.key()?;
+            let key = self.key(keys, &mut hint)?;
             value(self, key)?;
             if self.comma_or_close(b'}')? {
                 return Ok(());
@@ -417,6 +470,7 @@ impl<'a> Scanner<'a> {
 
     /// An object of string keys (any escapes) and values read by `value`, or `null`;
     /// whether it was an object.
+    #[inline(always)]
     fn string_map(&mut self, mut value: impl FnMut(&mut Self) -> Sure<()>) -> Sure<bool> {
         if !self.open_or_null(b'{')? {
             return Ok(false);
@@ -434,6 +488,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An array of strings, each handed to `each`, or `null`; whether it was an array.
+    #[inline(always)]
     fn strings(&mut self, each: impl FnMut(Str<'a>) -> Sure<()>) -> Sure<bool> {
         if !self.open_or_null(b'[')? {
             return Ok(false);
@@ -442,6 +497,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The strings of an array whose `[` was read, each handed to `each`.
+    #[inline(always)]
     fn elements(&mut self, mut each: impl FnMut(Str<'a>) -> Sure<()>) -> Sure<()> {
         if self.close_empty(b']')? {
             return Ok(());
@@ -455,6 +511,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string (not `null`).
+    #[inline(always)]
     fn string_value(&mut self) -> Sure<Str<'a>> {
         if self.next()? != b'"' {
             return Err(Unsure);
@@ -471,6 +528,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string or `null`.
+    #[inline(always)]
     fn any_str(&mut self) -> Sure<Option<Str<'a>>> {
         match self.next()? {
             b'"' => self.string().map(Some),
@@ -481,6 +539,7 @@ impl<'a> Scanner<'a> {
 
     /// Any JSON value, checked and skipped, without recursion: a bit per open array or object
     /// (1 for an object) says what closes it.
+    #[inline(never)]
     fn skip_value(&mut self) -> Sure<()> {
         let mut stack: u64 = 0;
         let mut depth: u32 = 0;
@@ -538,6 +597,7 @@ impl<'a> Scanner<'a> {
 
     /// A number as RFC 8259 writes it, which is all serde_json checks of a number it skips:
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    #[inline(always)]
     fn number(&mut self) -> Sure<()> {
         if self.byte() == Some(b'-') {
             self.at += 1;
@@ -561,6 +621,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    #[inline(always)]
     fn some_digits(&mut self) -> Sure<()> {
         if !matches!(self.byte(), Some(b'0'..=b'9')) {
             return Err(Unsure);
@@ -569,6 +630,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         while matches!(self.byte(), Some(b'0'..=b'9')) {
             self.at += 1;
@@ -576,6 +638,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string whose opening quote is the next byte.
+    #[inline(always)]
     fn string(&mut self) -> Sure<Str<'a>> {
         let bytes = self.bytes;
         let start = self.at + 1;
@@ -599,21 +662,38 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A key of an object whose members the scanner matches: written without escapes, then
-    /// its colon.
-    fn key(&mut self) -> Sure<&'a [u8]> {
+    /// A key of an object whose members the scanner matches, and its colon: its index in
+    /// `keys` (quoted keys with their colon), or `keys.len()` for another key. The keys from
+    /// `hint` on are tried first, as written (the API server's order makes the first one
+    /// tried match, mostly); a key written otherwise (out of order, unknown, with whitespace
+    /// before its colon) is read as a string and must have no escapes.
+    #[inline(always)]
+    fn key(&mut self, keys: &[Key], hint: &mut usize) -> Sure<usize> {
         if self.next()? != b'"' {
             return Err(Unsure);
+        }
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        for (index, key) in keys.iter().enumerate().skip(*hint) {
+            if key.starts(rest) {
+                self.at += key.quoted.len();
+                *hint = index + 1;
+                return Ok(index);
+            }
         }
         let key = self.string()?;
         if key.escaped {
             return Err(Unsure);
         }
         self.colon()?;
-        Ok(key.raw.as_bytes())
+        let raw = key.raw.as_bytes();
+        Ok(keys
+            .iter()
+            .position(|key| key.quoted.get(1..key.quoted.len().saturating_sub(2)) == Some(raw))
+            .unwrap_or(keys.len()))
     }
 
     /// Any key and its colon.
+    #[inline(always)]
     fn member_name(&mut self) -> Sure<()> {
         if self.next()? != b'"' {
             return Err(Unsure);
@@ -622,6 +702,7 @@ impl<'a> Scanner<'a> {
         self.colon()
     }
 
+    #[inline(always)]
     fn colon(&mut self) -> Sure<()> {
         if self.next()? != b':' {
             return Err(Unsure);
@@ -632,6 +713,7 @@ impl<'a> Scanner<'a> {
 
     /// After a member or element: true at the `close` that ends the container, false after
     /// a comma (another member or element follows).
+    #[inline(always)]
     fn comma_or_close(&mut self, close: u8) -> Sure<bool> {
         let byte = self.next()?;
         if byte == b',' {
@@ -646,6 +728,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Right after an opening bracket: true (and read) when `close` follows.
+    #[inline(always)]
     fn close_empty(&mut self, close: u8) -> Sure<bool> {
         if self.next()? == close {
             self.at += 1;
@@ -656,6 +739,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `open`, required.
+    #[inline(always)]
     fn open(&mut self, open: u8) -> Sure<()> {
         if self.next()? != open {
             return Err(Unsure);
@@ -665,6 +749,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `open` (true) or `null` (false).
+    #[inline(always)]
     fn open_or_null(&mut self, open: u8) -> Sure<bool> {
         let byte = self.next()?;
         if byte == open {
@@ -677,6 +762,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn literal(&mut self, literal: &[u8]) -> Sure<()> {
         let end = self.at + literal.len();
         if self.bytes.get(self.at..end) != Some(literal) {
@@ -698,12 +784,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn whitespace(&mut self) {
         while matches!(self.byte(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
     }
 
+    #[inline(always)]
     fn byte(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -716,23 +804,27 @@ const HIGHS: u64 = ONES * 0x80;
 /// possibly in bytes above such a byte (borrows), never below: the lowest set bit is exact.
 #[inline(always)]
 fn specials(word: u64) -> u64 {
-    let quotes = word ^ (ONES * u64::from(b'"'));
-    let backslashes = word ^ (ONES * u64::from(b'\\'));
-    let quote = quotes.wrapping_sub(ONES) & !quotes;
-    let backslash = backslashes.wrapping_sub(ONES) & !backslashes;
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    (quote | backslash | control) & HIGHS
+    // Each subtraction sets the high bit of a byte that is 0 (a quote, a backslash) or below
+    // 0x20 (a control byte), of a byte above one that borrowed, and of bytes from 0x80 (0xa0
+    // for the control test) up, which `!word` clears.
+    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    let control = word.wrapping_sub(ONES * 0x20);
+    (quote | backslash | control) & !word & HIGHS
 }
 
-/// The index of the first `"`, `\` or control byte of `bytes` at or after `at`.
+/// Whether `byte` ends a run of plain string bytes: `"`, `\` or a control byte.
+fn is_special(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// The index of the first byte of `bytes` at or after `at` that [`is_special`].
 #[inline(always)]
 fn next_special(bytes: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let rest = bytes.get(at..)?;
         let Some(chunk) = rest.first_chunk::<8>() else {
-            let offset = rest
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+            let offset = rest.iter().position(|&byte| is_special(byte))?;
             return Some(at + offset);
         };
         let found = specials(u64::from_le_bytes(*chunk));
