@@ -113,11 +113,7 @@ impl Peek<'_> {
             level: self.level,
             user: (!empty).then(|| UserAttributes {
                 name: &user.name,
-                groups: Groups::Borrowed(
-                    user.groups
-                        .as_ref()
-                        .map_or(&[][..], GroupList::as_slice),
-                ),
+                groups: Groups::Borrowed(user.groups.as_ref().map_or(&[][..], GroupList::as_slice)),
             }),
             verb: &self.verb,
             resource: self.object.as_ref().map(|object| ResourceAttributes {

@@ -153,8 +153,12 @@ mod keys {
     pub(super) const ANNOTATIONS: usize = 17;
     pub(super) const ITEMS: usize = 18;
 
-    pub(super) const USER_KEYS: [Key; 4] =
-        [key(b"\"username\":"), key(b"\"uid\":"), key(b"\"groups\":"), key(b"\"extra\":")];
+    pub(super) const USER_KEYS: [Key; 4] = [
+        key(b"\"username\":"),
+        key(b"\"uid\":"),
+        key(b"\"groups\":"),
+        key(b"\"extra\":"),
+    ];
     pub(super) const USERNAME: usize = 0;
     pub(super) const UID: usize = 1;
     pub(super) const GROUPS: usize = 2;
@@ -240,7 +244,9 @@ struct Seen(u32);
 impl Seen {
     /// Marks key `index` read; unsure when it was read before.
     fn first(&mut self, index: usize) -> Sure<()> {
-        let bit = 1u32.checked_shl(u32::try_from(index).map_err(|_| Unsure)?).ok_or(Unsure)?;
+        let bit = 1u32
+            .checked_shl(u32::try_from(index).map_err(|_| Unsure)?)
+            .ok_or(Unsure)?;
         if self.0 & bit != 0 {
             return Err(Unsure);
         }
@@ -259,7 +265,12 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn event(&mut self, wanted: &mut dyn FnMut(&Attributes<'_>) -> bool) -> Sure<Scan<'a>> {
-        self.open(b'{')?;
+        // The record starts with its brace (the caller removed leading whitespace; the
+        // serde peek takes nothing else).
+        if self.bytes.first() != Some(&b'{') {
+            return Err(Unsure);
+        }
+        self.at = 1;
         let mut peek = Peek::default();
         let mut seen = Seen::default();
         let mut kind = None;
@@ -881,10 +892,7 @@ fn unescape(raw: &str) -> Sure<String> {
             Some(b'n') => ('\n', 1),
             Some(b'r') => ('\r', 1),
             Some(b't') => ('\t', 1),
-            Some(b'u') => (
-                char::from_u32(hex4(bytes.get(1..5))?).ok_or(Unsure)?,
-                5,
-            ),
+            Some(b'u') => (char::from_u32(hex4(bytes.get(1..5))?).ok_or(Unsure)?, 5),
             _ => return Err(Unsure),
         };
         out.push(character);
@@ -912,11 +920,7 @@ mod tests {
                 for position in 0..8 {
                     let mut bytes = [filler; 8];
                     bytes[position] = special;
-                    assert_eq!(
-                        next_special(&bytes, 0),
-                        special_bytes(&bytes),
-                        "{bytes:?}"
-                    );
+                    assert_eq!(next_special(&bytes, 0), special_bytes(&bytes), "{bytes:?}");
                 }
             }
         }
@@ -940,7 +944,13 @@ mod tests {
             assert_eq!(value, expected);
             assert_eq!(scanner.at, text.len());
         }
-        for text in [r#""\ud83d\ude00""#, r#""\x""#, r#""\u12g4""#, "\"a\u{1}\"", r#""open"#] {
+        for text in [
+            r#""\ud83d\ude00""#,
+            r#""\x""#,
+            r#""\u12g4""#,
+            "\"a\u{1}\"",
+            r#""open"#,
+        ] {
             let mut scanner = Scanner {
                 text,
                 bytes: text.as_bytes(),
