@@ -44,7 +44,8 @@ pub const OKD_RESPONSE_WAIT_SECONDS: i64 = 600;
 pub const MKE_JOINED_LINE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(LINE_BYTES_MAX <= DOCUMENT_BYTES_MAX);
-const _: () = assert!(PEEK_SCAN_DEPTH_MAX < u64::BITS && (PEEK_SCAN_DEPTH_MAX as usize) < JSON_DEPTH_MAX);
+const _: () =
+    assert!(PEEK_SCAN_DEPTH_MAX < u64::BITS && (PEEK_SCAN_DEPTH_MAX as usize) < JSON_DEPTH_MAX);
 const _: () = assert!(PEEK_GROUPS_INLINE > 0);
 const _: () = assert!(DIAGNOSTIC_EXCERPT_BYTES_MAX < 1024);
 const _: () = assert!(MKE_JOINED_LINE_BYTES_MAX <= LINE_BYTES_MAX);
