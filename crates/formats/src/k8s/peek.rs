@@ -10,16 +10,17 @@
 //! Two readers stand behind it:
 //!
 //! - the byte scanner of [`super::scan`], tried first: a conservative hand-written reader
-//!   that answers for plain API-server lines and gives up ([`Scan::Unsure`]) on anything
-//!   unusual, about twice as fast as
-//! - the serde peek ([`peek_serde_unless`]), the reference: it walks the whole record with
-//!   the same serde machinery and the same acceptance rules as [`super::decode`] (every known
-//!   key type-checked as the decoder checks it, every other value validated as JSON,
-//!   duplicate keys resolved the same way), allocating nothing except the group list and
-//!   escaped strings.
+//!   that answers for plain API-server lines, about twice as fast as the serde peek, and
+//!   gives up ([`Scan::Unsure`]) on anything unusual;
+//! - the serde peek ([`peek_serde_unless`]), the reference, which decides every line the
+//!   scanner gives up on: it walks the whole record with the same serde machinery and the
+//!   same acceptance rules as [`super::decode`] (every known key type-checked as the decoder
+//!   checks it, every other value validated as JSON, duplicate keys resolved the same way),
+//!   allocating nothing except long group lists and escaped strings.
 //!
 //! The scanner's answers equal the serde peek's, and the serde peek's equal the decoder's:
-//! the property tests (`tests/it/peek.rs`) and the `peek_k8s` fuzz target check both.
+//! the property tests (`tests/it/peek.rs`, `tests/it/scan.rs`) and the `peek_k8s` fuzz
+//! target check both.
 //!
 //! `wanted` is asked at most once per record. The scanner asks it where the serde peek
 //! would, with the same attributes; when it said yes and the scanner then gives up, the

@@ -30,12 +30,25 @@
 //!   many `sourceIPs`): unsure.
 //!
 //! Attribute strings with escapes are unescaped as serde_json does; all others are borrowed
-//! from the line. Strings are scanned eight bytes at a time (one `u64` word, branch-free
-//! tests for `"`, `\` and control bytes). No allocation for a plain line: groups are held in
-//! place (see [`PEEK_GROUPS_INLINE`](crate::limits::PEEK_GROUPS_INLINE)).
+//! from the line. Where it is fast:
 //!
-//! `wanted` is asked at most once. When it said yes and the scanner gives up later,
-//! [`super::peek_unless`] runs the serde peek without asking again.
+//! - keys of the objects it matches are compared as written (quote, name, quote, colon: two
+//!   masked 16-byte words) in the order the API server writes them, starting after the last
+//!   key found, so the first key tried mostly matches and no key string is scanned (a key
+//!   written otherwise is read as a string and looked up);
+//! - strings are scanned eight bytes at a time (one `u64` word, branch-free tests for `"`,
+//!   `\` and control bytes);
+//! - everything is inlined into one function per line, so that the read position stays in a
+//!   register; bodies are skipped by one non-recursive loop;
+//! - no allocation for a plain line: groups are held in place (see
+//!   [`PEEK_GROUPS_INLINE`](crate::limits::PEEK_GROUPS_INLINE)).
+//!
+//! `wanted` is asked at most once, at the first of `responseStatus`, `requestObject`,
+//! `responseObject`, `requestReceivedTimestamp`, `stageTimestamp`, `annotations`, as the
+//! serde peek asks; the scanner only gets there when every byte before was sure, so the serde
+//! peek would ask there too, with the same attributes. When `wanted` said yes and the scanner
+//! gives up later, [`super::peek_unless`] runs the serde peek without asking again: a yes only
+//! lets a peek read on, and an answer is always from the whole record.
 
 use std::borrow::Cow;
 
@@ -237,16 +250,18 @@ impl Key {
     }
 }
 
+const _: () = assert!(keys::EVENT.len() <= 32);
+
 /// Keys already read in one object, a bit per index in its key list.
 #[derive(Default)]
 struct Seen(u32);
 
 impl Seen {
     /// Marks key `index` read; unsure when it was read before.
+    #[inline(always)]
     fn first(&mut self, index: usize) -> Sure<()> {
-        let bit = 1u32
-            .checked_shl(u32::try_from(index).map_err(|_| Unsure)?)
-            .ok_or(Unsure)?;
+        // Key lists are shorter than 32.
+        let bit = 1u32 << (index % 32);
         if self.0 & bit != 0 {
             return Err(Unsure);
         }
@@ -319,10 +334,8 @@ impl<'a> Scanner<'a> {
                     peek.verb = self.text()?.unwrap_or_default();
                     has_identity = true;
                 }
-                keys::USER => peek.user = self.user()?.unwrap_or_default(),
-                keys::IMPERSONATED_USER => {
-                    self.user()?;
-                }
+                keys::USER => self.user(&mut peek.user)?,
+                keys::IMPERSONATED_USER => self.user(&mut PeekUser::default())?,
                 keys::SOURCE_IPS => {
                     let mut count = 0usize;
                     self.strings(|_| {
@@ -337,7 +350,7 @@ impl<'a> Scanner<'a> {
                 keys::USER_AGENT => {
                     self.any_str()?;
                 }
-                keys::OBJECT_REF => peek.object = self.object_ref()?,
+                keys::OBJECT_REF => self.object_ref(&mut peek.object)?,
                 keys::RESPONSE_STATUS => self.status()?,
                 keys::REQUEST_RECEIVED | keys::STAGE_TIMESTAMP => self.timestamp()?,
                 keys::ANNOTATIONS => {
@@ -367,13 +380,13 @@ impl<'a> Scanner<'a> {
         Ok(Scan::Peek(peek))
     }
 
-    /// `user` or `impersonatedUser`: an object or `null`.
+    /// `user` or `impersonatedUser`, read into `user` (left as it is for `null`): an object
+    /// or `null`.
     #[inline(always)]
-    fn user(&mut self) -> Sure<Option<PeekUser<'a>>> {
+    fn user(&mut self, user: &mut PeekUser<'a>) -> Sure<()> {
         if !self.open_or_null(b'{')? {
-            return Ok(None);
+            return Ok(());
         }
-        let mut user = PeekUser::default();
         let mut seen = Seen::default();
         self.members(&keys::USER_KEYS, |scanner, key| {
             if key < keys::USER_KEYS.len() {
@@ -383,12 +396,13 @@ impl<'a> Scanner<'a> {
                 keys::USERNAME => user.name = scanner.text()?.unwrap_or_default(),
                 keys::UID => user.uid = scanner.text()?.unwrap_or_default(),
                 keys::GROUPS => {
-                    let mut groups = GroupList::default();
-                    let present = scanner.strings(|group| {
-                        groups.push(group.text()?);
-                        Ok(())
-                    })?;
-                    user.groups = present.then_some(groups);
+                    if scanner.open_or_null(b'[')? {
+                        let groups = user.groups.insert(GroupList::default());
+                        scanner.elements(|group| {
+                            groups.push(group.text()?);
+                            Ok(())
+                        })?;
+                    }
                 }
                 keys::EXTRA => {
                     user.has_extra = scanner.string_map(|scanner| {
@@ -399,17 +413,16 @@ impl<'a> Scanner<'a> {
                 _ => scanner.skip_value()?,
             }
             Ok(())
-        })?;
-        Ok(Some(user))
+        })
     }
 
-    /// `objectRef`: an object or `null`.
+    /// `objectRef`, read into `slot` (left as it is for `null`): an object or `null`.
     #[inline(always)]
-    fn object_ref(&mut self) -> Sure<Option<PeekObject<'a>>> {
+    fn object_ref(&mut self, slot: &mut Option<PeekObject<'a>>) -> Sure<()> {
         if !self.open_or_null(b'{')? {
-            return Ok(None);
+            return Ok(());
         }
-        let mut object = PeekObject::default();
+        let object = slot.insert(PeekObject::default());
         let mut seen = Seen::default();
         self.members(&keys::OBJECT_REF_KEYS, |scanner, key| {
             if key < keys::OBJECT_REF_KEYS.len() {
@@ -427,8 +440,7 @@ impl<'a> Scanner<'a> {
                 _ => scanner.skip_value()?,
             }
             Ok(())
-        })?;
-        Ok(Some(object))
+        })
     }
 
     /// `responseStatus`: an object or `null`, checked.
