@@ -28,8 +28,10 @@ use crate::diagnostic::{Diagnostic, excerpt};
 use crate::limits::{LIST_ITEMS_MAX, SOURCE_IPS_MAX};
 
 mod peek;
+mod scan;
 
-pub use peek::{Peek, peek, peek_unless};
+pub use peek::{Peek, peek, peek_serde_unless, peek_unless};
+pub use scan::{Scan, scan_unless};
 
 /// The `apiVersion` written by [`encode`].
 pub const API_VERSION_V1: &str = "audit.k8s.io/v1";

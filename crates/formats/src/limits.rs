@@ -20,6 +20,15 @@ pub const DIAGNOSTIC_EXCERPT_BYTES_MAX: usize = 120;
 /// JSON nesting depth accepted (serde_json's own recursion limit is 128).
 pub const JSON_DEPTH_MAX: usize = 128;
 
+/// Nesting depth of arrays and objects inside one value (a body, an unknown key) up to which
+/// the Kubernetes peek's byte scanner reads; deeper, it leaves the record to the serde peek.
+/// Real bodies nest about 15 deep (`managedFields`); at most 64 fits the scanner's bit stack.
+pub const PEEK_SCAN_DEPTH_MAX: u32 = 48;
+
+/// Groups of a user the Kubernetes peek holds without allocating (most users have one to
+/// three); more go to the heap.
+pub const PEEK_GROUPS_INLINE: usize = 4;
+
 /// Most OKD request lines kept waiting for their response line. When the map is full the
 /// oldest request is given up as "response missing", so memory stays bounded whatever the
 /// input.
@@ -35,6 +44,9 @@ pub const OKD_RESPONSE_WAIT_SECONDS: i64 = 600;
 pub const MKE_JOINED_LINE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(LINE_BYTES_MAX <= DOCUMENT_BYTES_MAX);
+const _: () =
+    assert!(PEEK_SCAN_DEPTH_MAX < u64::BITS && (PEEK_SCAN_DEPTH_MAX as usize) < JSON_DEPTH_MAX);
+const _: () = assert!(PEEK_GROUPS_INLINE > 0);
 const _: () = assert!(DIAGNOSTIC_EXCERPT_BYTES_MAX < 1024);
 const _: () = assert!(MKE_JOINED_LINE_BYTES_MAX <= LINE_BYTES_MAX);
 const _: () = assert!(OKD_PENDING_REQUESTS_MAX > 0 && OKD_RESPONSE_WAIT_SECONDS > 0);

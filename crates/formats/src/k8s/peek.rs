@@ -1,15 +1,31 @@
 //! A cheap, borrowed view of one Kubernetes audit event: what an audit policy decides on
 //! (stage, level, user and groups, verb, object, path), read without building the event.
 //!
-//! [`peek`] walks the whole record with the same serde machinery and the same acceptance
-//! rules as [`super::decode`] (every known key type-checked as the decoder checks it, every
-//! other value validated as JSON, duplicate keys resolved the same way), but allocates
-//! nothing except the group list and escaped strings. It answers only when
-//! [`super::decode`] would give exactly one event and no diagnostic at all; anything else
-//! (lists, `v1alpha1` groups, malformed JSON, values the decoder warns about) is `None`, and
-//! the caller decodes the record in full. For an answer, [`Peek::attributes`] equals the
-//! decoded event's [`AuditEvent::attributes`](event::AuditEvent::attributes): the property
-//! tests and the `peek_k8s` fuzz target check it.
+//! [`peek_unless`] answers only when [`super::decode`] would give exactly one event and no
+//! diagnostic at all; anything else (lists, `v1alpha1` events, malformed JSON, values the
+//! decoder warns about) is `None`, and the caller decodes the record in full. For an
+//! answer, [`Peek::attributes`] equals the decoded event's
+//! [`AuditEvent::attributes`](event::AuditEvent::attributes).
+//!
+//! Two readers stand behind it:
+//!
+//! - the byte scanner of [`super::scan`], tried first: a conservative hand-written reader
+//!   that answers for plain API-server lines, about twice as fast as the serde peek, and
+//!   gives up ([`Scan::Unsure`]) on anything unusual;
+//! - the serde peek ([`peek_serde_unless`]), the reference, which decides every line the
+//!   scanner gives up on: it walks the whole record with the same serde machinery and the
+//!   same acceptance rules as [`super::decode`] (every known key type-checked as the decoder
+//!   checks it, every other value validated as JSON, duplicate keys resolved the same way),
+//!   allocating nothing except long group lists and escaped strings.
+//!
+//! The scanner's answers equal the serde peek's, and the serde peek's equal the decoder's:
+//! the property tests (`tests/it/peek.rs`, `tests/it/scan.rs`) and the `peek_k8s` fuzz
+//! target check both.
+//!
+//! `wanted` is asked at most once per record. The scanner asks it where the serde peek
+//! would, with the same attributes; when it said yes and the scanner then gives up, the
+//! serde peek runs without asking again (a `wanted` that says yes only lets the peek read
+//! on, and an answer is always from the whole record, so the result is the same).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,34 +38,69 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Text;
-use crate::limits::SOURCE_IPS_MAX;
+use super::scan::{self, Scan};
+use crate::limits::{PEEK_GROUPS_INLINE, SOURCE_IPS_MAX};
 
 /// What a policy reads of one Kubernetes audit event, borrowed from the record.
 #[derive(Debug, Clone, Default)]
 pub struct Peek<'a> {
-    stage: Option<Stage>,
-    level: Option<Level>,
-    uri: Cow<'a, str>,
-    verb: Cow<'a, str>,
-    user: PeekUser<'a>,
-    object: Option<PeekObject<'a>>,
+    pub(super) stage: Option<Stage>,
+    pub(super) level: Option<Level>,
+    pub(super) uri: Cow<'a, str>,
+    pub(super) verb: Cow<'a, str>,
+    pub(super) user: PeekUser<'a>,
+    pub(super) object: Option<PeekObject<'a>>,
 }
 
 #[derive(Debug, Clone, Default)]
-struct PeekUser<'a> {
-    name: Cow<'a, str>,
-    uid: Cow<'a, str>,
-    groups: Option<Vec<Cow<'a, str>>>,
-    has_extra: bool,
+pub(super) struct PeekUser<'a> {
+    pub(super) name: Cow<'a, str>,
+    pub(super) uid: Cow<'a, str>,
+    pub(super) groups: Option<GroupList<'a>>,
+    pub(super) has_extra: bool,
 }
 
 #[derive(Debug, Clone, Default)]
-struct PeekObject<'a> {
-    resource: Cow<'a, str>,
-    namespace: Cow<'a, str>,
-    name: Cow<'a, str>,
-    subresource: Cow<'a, str>,
-    api_group: Option<Cow<'a, str>>,
+pub(super) struct PeekObject<'a> {
+    pub(super) resource: Cow<'a, str>,
+    pub(super) namespace: Cow<'a, str>,
+    pub(super) name: Cow<'a, str>,
+    pub(super) subresource: Cow<'a, str>,
+    pub(super) api_group: Option<Cow<'a, str>>,
+}
+
+/// A user's groups: the first [`PEEK_GROUPS_INLINE`] in place (no allocation for the usual
+/// one to three), all of them in a `Vec` beyond that.
+#[derive(Debug, Clone, Default)]
+pub(super) struct GroupList<'a> {
+    inline: [Cow<'a, str>; PEEK_GROUPS_INLINE],
+    len: usize,
+    spilled: Vec<Cow<'a, str>>,
+}
+
+impl<'a> GroupList<'a> {
+    pub(super) fn push(&mut self, group: Cow<'a, str>) {
+        if self.spilled.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = group;
+                self.len += 1;
+                return;
+            }
+            self.spilled.reserve(self.len + 1);
+            self.spilled
+                .extend(self.inline.iter_mut().take(self.len).map(std::mem::take));
+            self.len = 0;
+        }
+        self.spilled.push(group);
+    }
+
+    pub(super) fn as_slice(&self) -> &[Cow<'a, str>] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
 }
 
 impl Peek<'_> {
@@ -63,7 +114,7 @@ impl Peek<'_> {
             level: self.level,
             user: (!empty).then(|| UserAttributes {
                 name: &user.name,
-                groups: Groups::Borrowed(user.groups.as_deref().unwrap_or_default()),
+                groups: Groups::Borrowed(user.groups.as_ref().map_or(&[][..], GroupList::as_slice)),
             }),
             verb: &self.verb,
             resource: self.object.as_ref().map(|object| ResourceAttributes {
@@ -85,11 +136,15 @@ pub fn peek(record: &[u8]) -> Option<Peek<'_>> {
     peek_unless(record, &mut |_| true)
 }
 
-/// [`peek`], asking `wanted` once, with the attributes read so far, at the first key that
-/// cannot change them in the API server's field order (`responseStatus`, a body, a timestamp
-/// or `annotations`); when it says no, the peek stops there with `None`, sparing the rest of
-/// the record (a caller that keeps such events decodes them in full anyway). An answer is
-/// always from the whole record: a key repeated after that point still counts.
+/// [`peek`], asking `wanted` at most once, with the attributes read so far, at the first key
+/// that cannot change them in the API server's field order (`responseStatus`, a body, a
+/// timestamp or `annotations`); when it says no, the peek stops there with `None`, sparing
+/// the rest of the record (a caller that keeps such events decodes them in full anyway). An
+/// answer is always from the whole record: a key repeated after that point still counts.
+///
+/// The byte scanner ([`super::scan_unless`]) answers first; only when it is unsure does the
+/// serde peek ([`peek_serde_unless`]) read the record, without asking `wanted` again if the
+/// scanner already did.
 pub fn peek_unless<'a>(
     record: &'a [u8],
     wanted: &mut dyn FnMut(&Attributes<'_>) -> bool,
@@ -98,6 +153,37 @@ pub fn peek_unless<'a>(
         return None;
     }
     let text = std::str::from_utf8(record).ok()?;
+    let mut asked = false;
+    let scanned = scan::scan_text(text, &mut |attributes| {
+        asked = true;
+        wanted(attributes)
+    });
+    match scanned {
+        Scan::Peek(peek) => Some(peek),
+        Scan::Decode => None,
+        // `wanted` said yes: the serde peek reads on to the end, as it would have.
+        Scan::Unsure if asked => serde_peek(text, &mut |_| true),
+        Scan::Unsure => serde_peek(text, wanted),
+    }
+}
+
+/// The serde peek alone: [`peek_unless`] without the byte scanner in front. The reference
+/// the scanner is checked against (tests, fuzzing, benchmarks); [`peek_unless`] gives the
+/// same answers faster.
+pub fn peek_serde_unless<'a>(
+    record: &'a [u8],
+    wanted: &mut dyn FnMut(&Attributes<'_>) -> bool,
+) -> Option<Peek<'a>> {
+    if record.first() != Some(&b'{') {
+        return None;
+    }
+    serde_peek(std::str::from_utf8(record).ok()?, wanted)
+}
+
+fn serde_peek<'a>(
+    text: &'a str,
+    wanted: &mut dyn FnMut(&Attributes<'_>) -> bool,
+) -> Option<Peek<'a>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let peek = deserializer
         .deserialize_map(EventPeek {
@@ -281,9 +367,13 @@ impl<'de> PeekMap<'de> for PeekUser<'de> {
                 "username" => user.name = text_or_empty(map.next_value()?),
                 "uid" => user.uid = text_or_empty(map.next_value()?),
                 "groups" => {
-                    user.groups = map
-                        .next_value::<Option<Vec<Text<'de>>>>()?
-                        .map(|groups| groups.into_iter().map(|Text(group)| group).collect());
+                    user.groups = map.next_value::<Option<Vec<Text<'de>>>>()?.map(|groups| {
+                        let mut list = GroupList::default();
+                        for Text(group) in groups {
+                            list.push(group);
+                        }
+                        list
+                    });
                 }
                 "extra" => {
                     user.has_extra = map.next_value::<Option<StrMap<StrList>>>()?.is_some();

@@ -7,4 +7,5 @@ mod independent;
 mod peek;
 mod roundtrip;
 mod samples;
+mod scan;
 mod sources;
