@@ -477,7 +477,7 @@ impl Ledger {
             self.edge
                 .push(leaf_hash(record.as_ref()), &mut |tile| completed.push(tile));
         }
-        self.pending_tiles.extend(completed);
+        self.keep_tiles(completed);
         // Tiles are derived data: a failure here leaves them pending for the next
         // checkpoint, which retries before it signs anything.
         let _ = self.write_pending_tiles();
@@ -781,10 +781,11 @@ impl Ledger {
     /// [`Ledger::externalize`] for a segment whose comparison with the sealed source was done
     /// already, off the ledger's thread, by [`check_sealed`]: `checked` is the proof, made
     /// for exactly this segment file (start, record count, path and length). What remains
-    /// is short: a checkpoint if none signed the segment yet, stub written, segment file
-    /// removed, each durable before the next. The level-0 tiles inside the segment are
-    /// returned, for the caller to remove on another thread ([`RedundantTiles::remove`]):
-    /// they are a redundant copy of what the records give, so tiles still there (not removed
+    /// is short: a checkpoint if none signed the segment yet, then the stub written durably.
+    /// The segment file and the level-0 tiles inside the segment are returned, for the
+    /// caller to remove on another thread ([`RedundantTiles::remove`]): the ledger no longer
+    /// reads the file (open removes it if a crash leaves it beside the stub), and the tiles
+    /// are a redundant copy of what the records give, so tiles still there (not removed
     /// yet, or brought back by a crash) are correct, and proofs and `verify` read them as
     /// they would recompute them.
     ///
@@ -827,8 +828,8 @@ impl Ledger {
     }
 
     /// The end of an externalization, once the records were shown to be the sealed
-    /// source's: stub, segment file removed, level-0 tiles removed.
-    /// Returns the level-0 tiles the segment no longer needs, not removed yet.
+    /// source's: the stub. Returns the segment file and the level-0 tiles the segment no
+    /// longer needs, not removed yet.
     fn replace_by_stub(
         &mut self,
         position: usize,
@@ -840,12 +841,6 @@ impl Ledger {
         self.storage
             .write_atomic(&stub, &encode_external(first_seq, info.record_count))
             .map_err(|e| Error::io(&stub, e))?;
-        self.storage
-            .remove(&info.path)
-            .map_err(|e| Error::io(&info.path, e))?;
-        self.storage
-            .sync_dir(SEGMENT_DIR)
-            .map_err(|e| Error::io(SEGMENT_DIR, e))?;
         let segment = &mut self.segments[position];
         segment.path = stub;
         segment.file_len = EXTERNAL_BYTES as u64;
@@ -854,7 +849,9 @@ impl Ledger {
         if let Ok(mut cache) = self.block_cache.lock() {
             *cache = None;
         }
-        self.redundant_level0_tiles(first_seq, end)
+        let mut redundant = self.redundant_level0_tiles(first_seq, end)?;
+        redundant.segment = Some(info.path.clone());
+        Ok(redundant)
     }
 
     /// Append records that the sealed source already holds durably (written there first,
@@ -911,20 +908,11 @@ impl Ledger {
             external: true,
         });
         let end = first_seq + count;
-        let width = TILE_WIDTH as u64;
         let mut completed = Vec::new();
         for leaf in checked.leaves {
             self.edge.push(leaf, &mut |tile| completed.push(tile));
         }
-        // Level-0 tiles inside the segment are recomputed from its records when needed.
-        completed.retain(|tile| {
-            let inside = tile.level == 0
-                && tile.index * width >= first_seq
-                && (tile.index + 1) * width <= end
-                && (tile.index + 1) * width != end;
-            !inside
-        });
-        self.pending_tiles.extend(completed);
+        self.keep_tiles(completed);
         let _ = self.write_pending_tiles();
         let checkpoint = if self.checkpoint_due(now) {
             match self.checkpoint(now) {
@@ -1078,6 +1066,7 @@ impl Ledger {
         }
         // Everything to remove is signed before anything is removed.
         self.checkpoint(now)?;
+        self.write_kept_level0_tiles(previous_first_seq, before_seq)?;
         let anchor = self.edge_at(before_seq)?;
         let root = anchor.root();
         let expected = self.root_at(before_seq)?;
@@ -1153,6 +1142,21 @@ impl Ledger {
     /// needs (see [`Ledger::remove_level0_tiles`]), not removed yet.
     fn redundant_level0_tiles(&self, from: u64, to: u64) -> Result<RedundantTiles, Error> {
         let width = TILE_WIDTH as u64;
+        let keep = self.boundary_level0_tiles(to)?;
+        Ok(RedundantTiles {
+            storage: Arc::clone(&self.storage),
+            segment: None,
+            paths: (from / width..to / width)
+                .filter(|index| !keep.contains(index))
+                .map(|index| tile_path(0, index, TILE_WIDTH))
+                .collect(),
+        })
+    }
+
+    /// The level-0 tiles holding the boundary of a stored checkpoint of at most `to` records
+    /// (the tile its size falls in, and the one ending there).
+    fn boundary_level0_tiles(&self, to: u64) -> Result<BTreeSet<u64>, Error> {
+        let width = TILE_WIDTH as u64;
         let log = self
             .storage
             .read(CHECKPOINT_LOG)
@@ -1166,13 +1170,39 @@ impl Ledger {
                 keep.insert(checkpoint.size.saturating_sub(1) / width);
             }
         }
-        Ok(RedundantTiles {
-            storage: Arc::clone(&self.storage),
-            paths: (from / width..to / width)
-                .filter(|index| !keep.contains(index))
-                .map(|index| tile_path(0, index, TILE_WIDTH))
-                .collect(),
-        })
+        Ok(keep)
+    }
+
+    /// Before the records `from .. to` are pruned: writes, durably, the full level-0 tiles
+    /// that the tree keeps after them and that are not on disk (appends do not write them;
+    /// see [`Ledger::keep_tiles`]): those holding a stored checkpoint's boundary, which old
+    /// checkpoints' roots and consistency proofs need, and the one holding `to`, whose
+    /// leaves before `to` no record will hold.
+    fn write_kept_level0_tiles(&mut self, from: u64, to: u64) -> Result<(), Error> {
+        let width = TILE_WIDTH as u64;
+        let mut wanted = self.boundary_level0_tiles(to)?;
+        wanted.insert(to / width);
+        let mut written = Vec::new();
+        for index in wanted {
+            let full = (index + 1) * width <= self.tree_size();
+            if index * width < from.max(self.first_seq()) || index > to / width || !full {
+                continue;
+            }
+            let path = tile_path(0, index, TILE_WIDTH);
+            if self
+                .storage
+                .len(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .is_some()
+            {
+                continue;
+            }
+            let hashes = self.leaf_tile(index)?;
+            write_creating_dirs(self.storage.as_ref(), &path, &tile_bytes(&hashes))?;
+            written.push(path);
+        }
+        let paths: Vec<&String> = written.iter().collect();
+        sync_tile_files(self.storage.as_ref(), &paths, false)
     }
 
     // ---- appending ---------------------------------------------------------------
@@ -1292,6 +1322,21 @@ impl Ledger {
     }
 
     // ---- tiles and checkpoints -----------------------------------------------------
+
+    /// Queues the tiles the tree just completed for writing, except full level-0 tiles: they
+    /// hold one leaf hash per record, more than every other level together, and are
+    /// recomputed from the records whenever a proof, the tree's edge or `verify` needs them
+    /// ([`Ledger::leaf_tile`]). The one exception is a tile reaching below the first record
+    /// kept (a prune point inside it): its pruned leaves are in no record any more.
+    /// [`Ledger::prune`] writes the level-0 tiles it keeps before removing their records.
+    fn keep_tiles(&mut self, completed: Vec<FullTile>) {
+        let first_seq = self.first_seq();
+        self.pending_tiles.extend(
+            completed
+                .into_iter()
+                .filter(|tile| tile.level != 0 || tile.index * (TILE_WIDTH as u64) < first_seq),
+        );
+    }
 
     fn write_pending_tiles(&mut self) -> Result<(), Error> {
         let mut written = 0;
@@ -1435,7 +1480,8 @@ impl Ledger {
                 reason: format!("cannot rebuild the tree's edge at size {size}"),
             });
         }
-        TreeEdge::restore(self.storage.as_ref(), "", size, tail, &self.anchor)
+        let leaves = |index| self.leaf_tile(index);
+        TreeEdge::restore(self.storage.as_ref(), "", size, tail, &self.anchor, &leaves)
     }
 
     fn extend_tree_to(&mut self, size: u64) -> Result<(), Error> {
@@ -1449,8 +1495,9 @@ impl Ledger {
         for hash in hashes {
             self.edge.push(hash, &mut |tile| completed.push(tile));
         }
-        self.recovery.tiles_rebuilt += completed.len() as u64;
-        self.pending_tiles.extend(completed);
+        let before = self.pending_tiles.len();
+        self.keep_tiles(completed);
+        self.recovery.tiles_rebuilt += (self.pending_tiles.len() - before) as u64;
         self.write_pending_tiles()
     }
 
@@ -1580,13 +1627,17 @@ pub(crate) fn read_block_records(
     decode_records(&header, &frame).map_err(corrupt)
 }
 
-/// Level-0 tiles made redundant by [`Ledger::externalize_checked`] (the leaves are recomputed
-/// from the records when a proof needs them), to remove on any thread: removing a few
-/// hundred files is slow on a busy disk, and the ledger's owner need not wait for it. If they
-/// are never removed (a crash), they stay correct copies of what they hold.
+/// Files made redundant by [`Ledger::externalize_checked`]: the segment file its stub replaced,
+/// and the level-0 tiles over its records (the leaves are recomputed from the records when a
+/// proof needs them), to remove on any thread: removing a large file or a few hundred small
+/// ones is slow on a busy disk, and the ledger's owner need not wait for it. If they are
+/// never removed (a crash), the tiles stay correct copies of what they hold, and open removes
+/// a segment file beside its stub.
 #[derive(Debug)]
 pub struct RedundantTiles {
     storage: Arc<dyn Storage>,
+    /// The segment file an externalization replaced by its stub (removed first).
+    segment: Option<String>,
     paths: Vec<String>,
 }
 
@@ -1596,13 +1647,13 @@ impl RedundantTiles {
         self.paths.len()
     }
 
-    /// Whether there is none.
+    /// Whether there is nothing to remove.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.paths.is_empty() && self.segment.is_none()
     }
 
-    /// Removes them (and partial tiles under them), without waiting for that to be durable;
-    /// returns how many full tiles were removed.
+    /// Removes them (the replaced segment file, then the tiles and partial tiles under them),
+    /// without waiting for that to be durable; returns how many full tiles were removed.
     pub fn remove(self) -> Result<u64, Error> {
         self.remove_synced(false)
     }
@@ -1610,6 +1661,15 @@ impl RedundantTiles {
     fn remove_synced(self, sync: bool) -> Result<u64, Error> {
         let mut removed = 0;
         let mut dirs = BTreeSet::new();
+        if let Some(segment) = &self.segment {
+            match self.storage.remove(segment) {
+                Ok(()) => {
+                    dirs.insert(SEGMENT_DIR.to_owned());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(segment, e)),
+            }
+        }
         for path in &self.paths {
             let partial_dir = format!("{path}.p");
             for name in self

@@ -212,13 +212,15 @@ impl TreeEdge {
     ///
     /// `anchor` is the edge at the prune point (the empty edge when nothing was pruned);
     /// `size` must be at least its size. Hashes of the anchor's own partial tiles are
-    /// taken from it, because the full tiles below them may have been pruned.
+    /// taken from it, because the full tiles below them may have been pruned. A full level-0
+    /// tile that is not on disk is recomputed by `leaves` (most are not kept).
     pub fn restore(
         storage: &dyn Storage,
         root: &str,
         size: u64,
         level0_tail: Vec<Hash>,
         anchor: &TreeEdge,
+        leaves: &LeafSource<'_>,
     ) -> Result<TreeEdge, Error> {
         debug_assert_eq!(level0_tail.len() as u64, size % TILE_WIDTH as u64);
         if size < anchor.size() {
@@ -243,7 +245,28 @@ impl TreeEdge {
                 match from_anchor {
                     Some(hash) => hashes.push(*hash),
                     None => {
-                        let tile = read_full_tile(storage, root, level - 1, below_index)?;
+                        let path = crate::storage::join(
+                            root,
+                            &tile_path(level - 1, below_index, TILE_WIDTH),
+                        );
+                        let missing = level == 1
+                            && storage
+                                .len(&path)
+                                .map_err(|e| Error::io(&path, e))?
+                                .is_none();
+                        // Full level-0 tiles are mostly not kept: recomputed from the records.
+                        let tile = if missing {
+                            leaves(below_index)?
+                        } else {
+                            read_full_tile(storage, root, level - 1, below_index)?
+                        };
+                        if tile.len() != TILE_WIDTH {
+                            return Err(Error::Corrupt {
+                                path,
+                                offset: 0,
+                                reason: format!("{} leaves recomputed for a full tile", tile.len()),
+                            });
+                        }
                         hashes.push(perfect_root(&tile));
                     }
                 }

@@ -95,7 +95,7 @@ impl Compactor {
                 }
                 Work::RemoveTiles(tiles) => {
                     if let Err(error) = tiles.remove() {
-                        tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
+                        tracing::warn!(%error, "cannot remove the ledger files made redundant by a compaction (a segment file, tiles); they stay, correct but unused");
                     }
                     None
                 }
@@ -216,7 +216,7 @@ impl Compactor {
             None => tiles,
         };
         if let Err(error) = tiles.remove() {
-            tracing::warn!(%error, "cannot remove ledger tiles made redundant by a compaction; they stay, correct but unused");
+            tracing::warn!(%error, "cannot remove the ledger files made redundant by a compaction (a segment file, tiles); they stay, correct but unused");
         }
     }
 

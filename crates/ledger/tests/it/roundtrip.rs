@@ -54,9 +54,11 @@ fn large_batch_spans_blocks_and_tiles() {
     let middle: Vec<Vec<u8>> = ledger.records(1_000..1_010).map(|r| r.unwrap().1).collect();
     assert_eq!(middle, records[1_000..1_010]);
     ledger.close(at(1)).unwrap();
-    assert!(storage.file("tile/0/000").is_some());
-    assert!(storage.file("tile/0/010").is_some());
-    assert!(storage.file("tile/0/011").is_none());
+    // Full level-0 tiles are recomputed from the records, not kept; the partial tiles of
+    // every level are written for the checkpoint at close.
+    assert!(storage.file("tile/0/000").is_none());
+    assert!(storage.file("tile/0/010").is_none());
+    assert!(storage.file("tile/1/000.p/11").is_some());
     assert!(
         storage.file("tile/0/011.p/184").is_some(),
         "{:?}",
@@ -64,6 +66,38 @@ fn large_batch_spans_blocks_and_tiles() {
     );
     let report = verify(&storage, &VerifyOptions::default()).unwrap();
     assert!(report.is_intact(), "{:?}", report.findings);
+    // Reopening rebuilds the tree's edge at the checkpoint with the missing level-0 tiles
+    // recomputed from the records, not by hashing the whole log again.
+    let reopened = open(&storage);
+    assert!(!reopened.recovery().tree_rebuilt_from_records);
+    assert_eq!(reopened.recovery().tiles_rebuilt, 0);
+    assert_eq!(reopened.root_at(3_000).unwrap(), ledger_root(&records));
+    let proof = reopened.prove(1_234).unwrap();
+    proof.verify(&records[1_234], &reopened.verifier()).unwrap();
+    // A level-0 partial tile (written at the checkpoint) that lies is found, although the
+    // full tile it is compared with is not on disk.
+    let partial = "tile/0/011.p/184";
+    let mut bytes = storage.file(partial).unwrap();
+    bytes[40] ^= 1;
+    storage.set_file(partial, bytes);
+    let report = verify(&storage, &VerifyOptions::default()).unwrap();
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.to_string().contains(partial)),
+        "{:?}",
+        report.findings
+    );
+}
+
+/// The RFC 6962 root of `records`, computed directly.
+fn ledger_root(records: &[Vec<u8>]) -> ledger::merkle::Hash {
+    let leaves: Vec<ledger::merkle::Hash> = records
+        .iter()
+        .map(|r| ledger::merkle::leaf_hash(r))
+        .collect();
+    ledger::merkle::root_of_leaves(&leaves)
 }
 
 #[test]
