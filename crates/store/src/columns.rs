@@ -239,7 +239,7 @@ pub struct CompactedSegment {
     index_bytes: u64,
     /// The identity keys of the segment's events, computed as they were converted (`None`
     /// when the files were in place already).
-    keys: Option<Vec<crate::Key>>,
+    keys: Option<crate::keys::SortedKeys>,
 }
 
 impl CompactedSegment {
@@ -335,7 +335,8 @@ impl CompactionJob {
                 record,
                 staged: true,
                 index_bytes: files_len(&files),
-                keys: Some(keys),
+                // Sorted here, off the writer that commits the compaction.
+                keys: Some(crate::keys::SortedKeys::new(keys)),
             })
         })();
         if result.is_err() {

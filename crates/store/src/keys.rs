@@ -198,14 +198,14 @@ impl Timeline {
 /// lookup is one bucket read and a search of a few keys, in 16 bytes per key and about one
 /// more for the buckets.
 #[derive(Debug)]
-struct SortedKeys {
+pub(crate) struct SortedKeys {
     keys: Box<[Key]>,
     starts: Box<[u32]>,
     bits: u32,
 }
 
 impl SortedKeys {
-    fn new(mut keys: Vec<Key>) -> SortedKeys {
+    pub(crate) fn new(mut keys: Vec<Key>) -> SortedKeys {
         keys.sort_unstable();
         keys.dedup();
         let bits = (usize::BITS - keys.len().leading_zeros()).saturating_sub(2);
@@ -542,24 +542,29 @@ impl StoredKeys {
     }
 
     /// The row-form records `first .. end`, whose events have `keys` (as the compaction
-    /// computed them; `None`: read from the index segment), are now an index segment: it gets
-    /// a summary, and their keys leave the row-form tail's.
-    pub(crate) fn seal_compacted(&mut self, first: u64, end: u64, keys: Option<Vec<Key>>) {
+    /// computed and sorted them on its thread; `None`: read from the index segment), are now
+    /// an index segment: it gets a summary, their keys leave the row-form tail's, and they
+    /// go into the cache as that segment's: live events are the newest, so the next lookups
+    /// need exactly this segment, and reading its keys back from the file would stall the
+    /// writer (25-50 ms for a segment of 131,072 events).
+    pub(crate) fn seal_compacted(&mut self, first: u64, end: u64, keys: Option<SortedKeys>) {
         self.summarise_sealed(first, end);
         let keys = match keys {
             Some(keys) => keys,
             None => {
                 let files = crate::columns::IndexFiles::at(&self.root, first, end);
                 match index_keys(&files.parquet) {
-                    Ok(keys) => keys.into_iter().map(|(key, _)| key).collect(),
+                    Ok(keys) => SortedKeys::new(keys.into_iter().map(|(key, _)| key).collect()),
                     // Unreadable: the keys stay (found twice, never missed).
-                    Err(_) => Vec::new(),
+                    Err(_) => return,
                 }
             }
         };
-        for key in &keys {
+        for key in keys.keys.iter() {
             self.tail.remove(key);
         }
+        // Kept when it fits; else dropped here.
+        drop(self.cache.put(first, keys));
     }
 
     /// Removes the keys of row-form events that were pruned.

@@ -411,3 +411,40 @@ fn a_bulk_load_keeps_only_its_segments_in_flight_as_recent_keys() {
     assert_eq!(store.key_stats().loads, 1);
     store.close(now()).unwrap();
 }
+
+/// A compaction commit hands the segment's keys (sorted on the compactor's thread) to the
+/// cache: a retried batch of events just compacted is found a duplicate without reading
+/// the segment's keys back from its file, which would stall a server's writer.
+#[test]
+fn a_compacted_segment_keys_are_cached_at_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_segment_store(dir.path());
+    let batches = timed_batches(12, 25);
+    let mut store = Store::open(dir.path(), options(), now()).unwrap();
+    for batch in &batches {
+        store.append(&Prepared::from_events(batch), now()).unwrap();
+    }
+    let mut compacted = 0;
+    while let Some(job) = store.compaction_job().unwrap() {
+        let done = job.run(&std::sync::atomic::AtomicBool::new(false)).unwrap();
+        assert!(store.commit_compaction(done, now()).unwrap().is_some());
+        compacted += 1;
+    }
+    assert!(compacted >= 2, "{compacted}");
+    // The first batch's events are in the first segment, compacted.
+    let first = &store.ledger().segments()[0];
+    assert!(first.external && first.record_count >= 25, "{first:?}");
+    let stats = store.key_stats();
+    assert_eq!(stats.loads, 0, "{stats:?}");
+    assert!(stats.cached_segments >= 1, "{stats:?}");
+    let outcome = store
+        .append(&Prepared::from_events(&batches[0]), now())
+        .unwrap();
+    assert_eq!(
+        (outcome.stored, outcome.duplicates),
+        (0, batches[0].len() as u64)
+    );
+    let stats = store.key_stats();
+    assert_eq!(stats.loads, 0, "{stats:?}");
+    store.close(now()).unwrap();
+}
