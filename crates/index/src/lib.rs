@@ -52,6 +52,6 @@ pub use filter::{
 };
 pub use keys::KeyIndex;
 pub use segment::{
-    BuiltSegment, EventBatches, IdentityTimes, RowIdentity, Segment, SegmentBuilder, SegmentMeta,
+    BuiltSegment, EventRows, IdentityTimes, RowIdentity, Segment, SegmentBuilder, SegmentMeta,
     WrittenSegment, read_segment, write_segment, write_segment_with,
 };

@@ -18,7 +18,6 @@
 //! - Low-cardinality strings are Arrow dictionaries (`Dictionary<Int32, Utf8>`), so a reader
 //!   gets integer codes plus a small dictionary per row group, which the scans rely on.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -628,20 +627,6 @@ fn rest_of(event: &AuditEvent) -> AuditEvent {
     }
 }
 
-/// Typed access to the stored columns of one batch, for reading events back.
-pub(crate) struct StoredColumns<'a> {
-    time: &'a TimestampNanosecondArray,
-    stage_time: &'a TimestampNanosecondArray,
-    seq: &'a UInt64Array,
-    line: &'a UInt64Array,
-    offset: &'a UInt64Array,
-    code: &'a UInt16Array,
-    dictionaries: BTreeMap<Column, DictText<'a>>,
-    groups: &'a ListArray,
-    source_ips: &'a ListArray,
-    texts: BTreeMap<Column, &'a StringArray>,
-}
-
 /// A dictionary column: codes plus values.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DictText<'a> {
@@ -698,50 +683,105 @@ pub(crate) fn downcast<T: 'static>(batch: &RecordBatch, column: Column) -> Resul
         .ok_or_else(|| wrong_type(column))
 }
 
-impl<'a> StoredColumns<'a> {
-    pub(crate) fn new(batch: &'a RecordBatch) -> Result<StoredColumns<'a>> {
-        let mut dictionaries = BTreeMap::new();
-        let mut texts = BTreeMap::new();
+/// Typed access to the stored columns of one batch, for reading events back. It holds its
+/// own references to the arrays (cheap: Arrow arrays share their buffers), so that a reader
+/// can keep it beside the batch's reader and decode one row at a time.
+pub(crate) struct StoredColumns {
+    rows: usize,
+    time: TimestampNanosecondArray,
+    stage_time: TimestampNanosecondArray,
+    seq: UInt64Array,
+    line: UInt64Array,
+    offset: UInt64Array,
+    code: UInt16Array,
+    /// By [`Column::index`]; `None` for the columns that are not dictionaries.
+    dictionaries: Vec<Option<OwnedDict>>,
+    groups: ListArray,
+    source_ips: ListArray,
+    /// By [`Column::index`]; `None` for the columns that are not plain text.
+    texts: Vec<Option<StringArray>>,
+}
+
+/// A dictionary column's codes and values, held by [`StoredColumns`].
+struct OwnedDict {
+    keys: arrow_array::Int32Array,
+    values: StringArray,
+}
+
+impl OwnedDict {
+    fn get(&self, row: usize) -> Option<&str> {
+        if self.keys.is_null(row) {
+            return None;
+        }
+        let key = usize::try_from(*self.keys.values().get(row)?).ok()?;
+        (key < self.values.len()).then(|| self.values.value(key))
+    }
+}
+
+impl StoredColumns {
+    pub(crate) fn new(batch: &RecordBatch) -> Result<StoredColumns> {
+        let slots = Column::STORED
+            .iter()
+            .map(|column| column.index() + 1)
+            .max()
+            .unwrap_or_default();
+        let mut dictionaries: Vec<Option<OwnedDict>> = (0..slots).map(|_| None).collect();
+        let mut texts: Vec<Option<StringArray>> = (0..slots).map(|_| None).collect();
         for column in Column::STORED {
-            let array = || {
-                batch
-                    .column_by_name(column.name())
-                    .ok_or_else(|| Error::Schema {
-                        reason: format!("column {} is missing", column.name()),
-                    })
-            };
             match column.kind() {
                 Kind::Dictionary => {
-                    dictionaries.insert(column, DictText::new(array()?, column)?);
+                    let array =
+                        batch
+                            .column_by_name(column.name())
+                            .ok_or_else(|| Error::Schema {
+                                reason: format!("column {} is missing", column.name()),
+                            })?;
+                    let dict = DictText::new(array, column)?;
+                    if let Some(slot) = dictionaries.get_mut(column.index()) {
+                        *slot = Some(OwnedDict {
+                            keys: dict.array.keys().clone(),
+                            values: dict.values.clone(),
+                        });
+                    }
                 }
                 Kind::Text => {
-                    texts.insert(column, downcast::<StringArray>(batch, column)?);
+                    let array = downcast::<StringArray>(batch, column)?.clone();
+                    if let Some(slot) = texts.get_mut(column.index()) {
+                        *slot = Some(array);
+                    }
                 }
                 _ => {}
             }
         }
         Ok(StoredColumns {
-            time: downcast(batch, Column::Time)?,
-            stage_time: downcast(batch, Column::StageTime)?,
-            seq: downcast(batch, Column::LedgerSeq)?,
-            line: downcast(batch, Column::OriginLine)?,
-            offset: downcast(batch, Column::OriginOffset)?,
-            code: downcast(batch, Column::Code)?,
+            rows: batch.num_rows(),
+            time: downcast::<TimestampNanosecondArray>(batch, Column::Time)?.clone(),
+            stage_time: downcast::<TimestampNanosecondArray>(batch, Column::StageTime)?.clone(),
+            seq: downcast::<UInt64Array>(batch, Column::LedgerSeq)?.clone(),
+            line: downcast::<UInt64Array>(batch, Column::OriginLine)?.clone(),
+            offset: downcast::<UInt64Array>(batch, Column::OriginOffset)?.clone(),
+            code: downcast::<UInt16Array>(batch, Column::Code)?.clone(),
             dictionaries,
-            groups: downcast(batch, Column::Groups)?,
-            source_ips: downcast(batch, Column::SourceIps)?,
+            groups: downcast::<ListArray>(batch, Column::Groups)?.clone(),
+            source_ips: downcast::<ListArray>(batch, Column::SourceIps)?.clone(),
             texts,
         })
     }
 
-    fn dict(&self, column: Column, row: usize) -> Option<&'a str> {
+    /// The number of rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn dict(&self, column: Column, row: usize) -> Option<&str> {
         self.dictionaries
-            .get(&column)
+            .get(column.index())?
+            .as_ref()
             .and_then(|dict| dict.get(row))
     }
 
-    fn text(&self, column: Column, row: usize) -> Option<&'a str> {
-        let array = self.texts.get(&column)?;
+    fn text(&self, column: Column, row: usize) -> Option<&str> {
+        let array = self.texts.get(column.index())?.as_ref()?;
         (!array.is_null(row)).then(|| array.value(row))
     }
 
@@ -808,7 +848,7 @@ impl<'a> StoredColumns<'a> {
             .then(|| Timestamp::from_unix_nanos(self.stage_time.value(row)));
         event.user.name = text(Column::User);
         event.user.uid = text(Column::Uid);
-        event.user.groups = Self::list(self.groups, row);
+        event.user.groups = Self::list(&self.groups, row);
         event.user.login = owned(Column::Login);
         event.verb = text(Column::Verb);
         event.method = owned(Column::Method);
@@ -821,7 +861,7 @@ impl<'a> StoredColumns<'a> {
             object.subresource = text(Column::Subresource);
         }
         event.uri = self.text(Column::Uri, row).unwrap_or_default().to_owned();
-        event.source_ips = Self::list(self.source_ips, row).unwrap_or_default();
+        event.source_ips = Self::list(&self.source_ips, row).unwrap_or_default();
         event.user_agent = owned(Column::UserAgent);
         event.node = owned(Column::Node);
         if let Some(status) = event.status.as_mut() {
@@ -874,8 +914,8 @@ fn parse_outcome(text: &str) -> Option<Outcome> {
 /// Events of a batch, with their sequence numbers.
 pub(crate) fn events_from_batch(batch: &RecordBatch) -> Result<Vec<(u64, AuditEvent)>> {
     let columns = StoredColumns::new(batch)?;
-    let mut events = Vec::with_capacity(batch.num_rows());
-    for row in 0..batch.num_rows() {
+    let mut events = Vec::with_capacity(columns.rows());
+    for row in 0..columns.rows() {
         events.push((columns.seq(row), columns.event(row)?));
     }
     Ok(events)

@@ -522,15 +522,15 @@ impl Segment {
         Ok(events)
     }
 
-    /// Every event in the segment, in sequence order, `rows` at a time (so that a reader that
-    /// handles one batch after the other holds only one batch of events in memory).
-    pub fn event_batches(&self, rows: usize) -> Result<EventBatches> {
-        self.event_batches_from(0, rows)
+    /// Every event in the segment, in sequence order, one at a time, decoded from `rows` rows
+    /// read at a time (so that a reader holds one batch of columns and one event in memory).
+    pub fn event_rows(&self, rows: usize) -> Result<EventRows> {
+        self.event_rows_from(0, rows)
     }
 
-    /// [`event_batches`](Segment::event_batches) from row `start` on (a reader that splits
-    /// a segment among threads): the pages before it are skipped, not decoded.
-    pub fn event_batches_from(&self, start: u64, rows: usize) -> Result<EventBatches> {
+    /// [`event_rows`](Segment::event_rows) from row `start` on (a reader that splits a
+    /// segment among threads): the pages before it are skipped, not decoded.
+    pub fn event_rows_from(&self, start: u64, rows: usize) -> Result<EventRows> {
         let mut builder = self
             .reader()?
             .with_projection(self.projection(&Column::STORED))
@@ -543,8 +543,10 @@ impl Segment {
                 RowSelector::select(rest),
             ]));
         }
-        Ok(EventBatches {
+        Ok(EventRows {
             reader: builder.build()?,
+            columns: None,
+            row: 0,
         })
     }
 
@@ -718,27 +720,49 @@ impl Segment {
     }
 }
 
-/// The events of a segment, one batch after the other (see [`Segment::event_batches`]).
-pub struct EventBatches {
+/// The events of a segment with their sequence numbers, one at a time (see
+/// [`Segment::event_rows`]).
+pub struct EventRows {
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    /// The batch being read, and the next row of it.
+    columns: Option<schema::StoredColumns>,
+    row: usize,
 }
 
-impl std::fmt::Debug for EventBatches {
+impl std::fmt::Debug for EventRows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventBatches").finish()
+        f.debug_struct("EventRows").field("row", &self.row).finish()
     }
 }
 
-impl Iterator for EventBatches {
-    type Item = Result<Vec<(u64, AuditEvent)>>;
+impl Iterator for EventRows {
+    type Item = Result<(u64, AuditEvent)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.reader.next()?;
-        Some(
-            batch
+        loop {
+            if let Some(columns) = &self.columns
+                && self.row < columns.rows()
+            {
+                let row = self.row;
+                self.row += 1;
+                return Some(columns.event(row).map(|event| (columns.seq(row), event)));
+            }
+            let columns = self
+                .reader
+                .next()?
                 .map_err(Error::from)
-                .and_then(|batch| events_from_batch(&batch)),
-        )
+                .and_then(|batch| schema::StoredColumns::new(&batch));
+            match columns {
+                Ok(columns) => {
+                    self.columns = Some(columns);
+                    self.row = 0;
+                }
+                Err(error) => {
+                    self.columns = None;
+                    return Some(Err(error));
+                }
+            }
+        }
     }
 }
 

@@ -771,13 +771,13 @@ impl ColumnarRecords {
         others.retain(|(seq, _)| *seq >= from);
         let row = from.saturating_sub(first).saturating_sub(before);
         let events = index::Segment::open(&files.parquet)
-            .and_then(|segment| segment.event_batches_from(row, index::limits::READ_BATCH_ROWS))
+            .and_then(|segment| segment.event_rows_from(row, index::limits::READ_BATCH_ROWS))
             .map_err(|error| format!("{}: {error}", files.parquet.display()))?;
         Ok(ColumnarIter {
             parquet: files.parquet,
             events,
-            batch: Vec::new(),
-            at: 0,
+            pending: None,
+            scratch: Vec::new(),
             others: others.into_iter().peekable(),
             next: from,
             end,
@@ -789,11 +789,11 @@ impl ColumnarRecords {
 /// The records of an index segment's range, in order: see [`ColumnarRecords::iter`].
 pub(crate) struct ColumnarIter {
     parquet: PathBuf,
-    events: index::EventBatches,
-    /// The batch of events being read, and the position in it (events are large: they are
-    /// encoded where they lie rather than moved).
-    batch: Vec<(u64, AuditEvent)>,
-    at: usize,
+    events: index::EventRows,
+    /// The next event of the Parquet file, read ahead to compare its sequence number.
+    pending: Option<(u64, AuditEvent)>,
+    /// Where each event is encoded before it is copied out at its exact length.
+    scratch: Vec<u8>,
     others: std::iter::Peekable<std::vec::IntoIter<(u64, Vec<u8>)>>,
     next: u64,
     end: u64,
@@ -814,34 +814,30 @@ impl Iterator for ColumnarIter {
         if self.failed {
             return None;
         }
-        if self.at >= self.batch.len() {
+        if self.pending.is_none() {
             match self.events.next() {
-                Some(Ok(events)) => {
-                    self.batch = events;
-                    self.at = 0;
-                }
+                Some(Ok(event)) => self.pending = Some(event),
                 Some(Err(error)) => return self.fail(error.to_string()),
                 None => {}
             }
         }
-        let pending = self.batch.get(self.at);
         let seq = self.next;
         if seq >= self.end {
-            if pending.is_some() || self.others.peek().is_some() {
+            if self.pending.is_some() || self.others.peek().is_some() {
                 let end = self.end;
                 return self.fail(format!("records outside the range ending at {end}"));
             }
             return None;
         }
         self.next += 1;
-        if let Some((at, event)) = pending
+        if let Some((at, event)) = &self.pending
             && *at == seq
         {
-            let mut record = Vec::with_capacity(1024);
-            formats::jsonl::encode(event, &mut record);
-            record.pop();
-            self.at += 1;
-            return Some(Ok(record));
+            self.scratch.clear();
+            formats::jsonl::encode(event, &mut self.scratch);
+            self.scratch.pop();
+            self.pending = None;
+            return Some(Ok(self.scratch.as_slice().to_vec()));
         }
         if self.others.peek().is_some_and(|(at, _)| *at == seq) {
             let (_, record) = self.others.next()?;
