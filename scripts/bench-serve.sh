@@ -52,12 +52,23 @@ curl -fsS -H "Authorization: Bearer $(cat "$work/data/admin.token")" "$url/metri
 awk '
   /^auditrail_ledger_append_seconds_sum / { append_sum = $2 }
   /^auditrail_ledger_append_seconds_count / { commits = $2 }
+  /^auditrail_ledger_append_seconds_bucket\{le="0.0128"\}/ { under13 = $2 }
+  /^auditrail_ledger_append_seconds_bucket\{le="0.0256"\}/ { under26 = $2 }
+  /^auditrail_ledger_append_seconds_bucket\{le="0.0512"\}/ { under51 = $2 }
   /^auditrail_ledger_append_seconds_bucket\{le="0.1024"\}/ { under = $2 }
   /^auditrail_group_commit_requests_sum / { requests = $2 }
+  /^auditrail_ingest_batch_seconds_count / { batches = $2 }
+  /^auditrail_ingest_batch_seconds_bucket\{le="0.016"\}/ { b16 = $2 }
+  /^auditrail_ingest_batch_seconds_bucket\{le="0.032"\}/ { b32 = $2 }
+  /^auditrail_ingest_batch_seconds_bucket\{le="0.064"\}/ { b64 = $2 }
   END {
+    if (batches > 0)
+      printf "server: %d ingest requests, handled (body read to answer) in over 16/32/64 ms: %d/%d/%d\n",
+        batches, batches - b16, batches - b32, batches - b64
     if (commits > 0)
-      printf "server: %d group commits, mean %.1f ms, %d over 102 ms; %.1f requests per commit\n",
-        commits, 1000 * append_sum / commits, commits - under, requests / commits
+      printf "server: %d group commits, mean %.1f ms, over 13/26/51/102 ms: %d/%d/%d/%d; %.1f requests per commit\n",
+        commits, 1000 * append_sum / commits, commits - under13, commits - under26,
+        commits - under51, commits - under, requests / commits
   }' "$work/metrics.txt"
 
 # Compaction under the load: sealed ledger segments still in row form when it ends (queries
