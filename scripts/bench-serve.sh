@@ -61,10 +61,12 @@ awk '
   /^auditrail_ingest_batch_seconds_bucket\{le="0.016"\}/ { b16 = $2 }
   /^auditrail_ingest_batch_seconds_bucket\{le="0.032"\}/ { b32 = $2 }
   /^auditrail_ingest_batch_seconds_bucket\{le="0.064"\}/ { b64 = $2 }
+  /^auditrail_ingest_batch_seconds_bucket\{le="0.128"\}/ { b128 = $2 }
+  /^auditrail_ingest_batch_seconds_bucket\{le="0.256"\}/ { b256 = $2 }
   END {
     if (batches > 0)
-      printf "server: %d ingest requests, handled (body read to answer) in over 16/32/64 ms: %d/%d/%d\n",
-        batches, batches - b16, batches - b32, batches - b64
+      printf "server: %d ingest requests, handled (body read to answer) in over 16/32/64/128/256 ms: %d/%d/%d/%d/%d\n",
+        batches, batches - b16, batches - b32, batches - b64, batches - b128, batches - b256
     if (commits > 0)
       printf "server: %d group commits, mean %.1f ms, over 13/26/51/102 ms: %d/%d/%d/%d; %.1f requests per commit\n",
         commits, 1000 * append_sum / commits, commits - under13, commits - under26,

@@ -13,6 +13,7 @@ use crate::Status;
 use crate::cli::{Args, CommonArgs, ServeArgs};
 
 pub(crate) fn run(args: &ServeArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let file = match &args.config {
         Some(path) => ConfigFile::load(path)
             .with_context(|| format!("cannot read the configuration {}", path.display()))?,

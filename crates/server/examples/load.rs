@@ -25,8 +25,9 @@
 //! the count and in the sustained rate).
 //!
 //! With `LATENCY_LOG=FILE` in the environment it also writes each acknowledged batch as a
-//! line `MS_SINCE_START LATENCY_MS` (time the batch was due or sent), oldest first, to find
-//! when slow acknowledgements happen.
+//! line `MS_SINCE_START LATENCY_MS SERVICE_MS CONNECTION` (when the batch was due or sent;
+//! due to acknowledged; sent to acknowledged, which leaves out the wait for the connection's
+//! previous batch), oldest first, to find when slow acknowledgements happen.
 
 #![allow(
     clippy::unwrap_used,
@@ -229,7 +230,12 @@ fn main() {
                         match status {
                             200 => {
                                 let from = due.unwrap_or(sent);
-                                latencies.push((from - started, from.elapsed()));
+                                latencies.push((
+                                    from - started,
+                                    from.elapsed(),
+                                    sent.elapsed(),
+                                    connection,
+                                ));
                                 break;
                             }
                             503 | 429 => {
@@ -265,17 +271,18 @@ fn main() {
         timeline.sort();
         let lines: String = timeline
             .iter()
-            .map(|(at, latency)| {
+            .map(|(at, latency, service, connection)| {
                 format!(
-                    "{:.3} {:.3}\n",
+                    "{:.3} {:.3} {:.3} {connection}\n",
                     at.as_secs_f64() * 1e3,
-                    latency.as_secs_f64() * 1e3
+                    latency.as_secs_f64() * 1e3,
+                    service.as_secs_f64() * 1e3
                 )
             })
             .collect();
         std::fs::write(&path, lines).unwrap();
     }
-    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency)| *latency).collect();
+    let mut latencies: Vec<Duration> = timeline.iter().map(|(_, latency, _, _)| *latency).collect();
     latencies.sort();
     let events = latencies.len() * BATCH_EVENTS;
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
