@@ -12,6 +12,7 @@ use crate::cli::{CommonArgs, FilterArgs, QueryArgs, QueryOutput, ReportFormat};
 use crate::{Status, clock, follow, report};
 
 pub(crate) fn run(args: &QueryArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let filter = filter(&args.filters)?;
     if args.follow {
         return follow::run(args, common);

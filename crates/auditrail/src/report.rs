@@ -29,6 +29,7 @@ pub(crate) fn terminal_table() -> Table {
 }
 
 pub(crate) fn run(args: &ReportArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let (filters, spec) = spec(&args.report)?;
     let filter = query::filter(filters)?;
     let dataset = store::open_dataset(&common.data)

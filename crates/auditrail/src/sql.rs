@@ -14,6 +14,7 @@ use crate::cli::{CommonArgs, SqlArgs};
 use crate::report;
 
 pub(crate) fn run(args: &SqlArgs, common: &CommonArgs) -> Result<Status> {
+    crate::prefer_small_pages();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.columns {
